@@ -1,0 +1,343 @@
+"""Probe single audio files: audio facts, quality measurements and a content hash.
+
+The measurement functions are pure and take decoded samples ``x`` of shape
+``(time, channels)`` (a 1-D ``(time,)`` array is read as mono), full scale at 1.0, and
+the sample rate in Hz. :func:`probe_file` ties them together for one file and never
+raises for a problem with the file: it returns a row for the catalog (keys
+:data:`PROBE_COLUMNS`) whose ``status`` and ``error`` say what went wrong.
+
+Status vocabulary (first match wins):
+
+- ``missing``: the path does not exist.
+- ``unreadable``: not a regular file, or it cannot be opened / decoded (``error`` has
+  the short reason).
+- ``empty``: 0 samples, or a 0-byte file.
+- ``nan``: decoded samples contain NaN or +-inf (measurements left None; facts and
+  ``content_hash`` filled).
+- ``too_short``: ``duration_s < min_duration_s`` (all facts still filled).
+- ``ok``: everything else; ``error`` is None.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import struct
+import warnings
+
+import numpy as np
+
+from curate.audio.decode import AudioReadError, read_audio, read_header
+
+__all__ = [
+    "MIN_DURATION_S",
+    "SILENCE_DBFS",
+    "SILENCE_FRAME_S",
+    "CLIP_LEVEL",
+    "LOUDNESS_BLOCK_S",
+    "LEVELS",
+    "PROBE_COLUMNS",
+    "peak_dbfs",
+    "clip_ratio",
+    "silence_ratio",
+    "integrated_loudness",
+    "content_hash",
+    "probe_file",
+]
+
+#: Default too-short threshold, seconds: shorter files get status ``too_short``.
+MIN_DURATION_S = 0.1
+#: A frame whose RMS (over its samples and channels) is below this level, dBFS, is silent.
+SILENCE_DBFS = -60.0
+#: Silence frame length, seconds (non-overlapping frames).
+SILENCE_FRAME_S = 0.020
+#: Absolute sample value at or above which a sample counts as clipped (full scale 1.0):
+#: the largest positive 16-bit PCM value, 32767 / 32768.
+CLIP_LEVEL = 32767 / 32768
+#: BS.1770 loudness gating block, seconds; shorter clips have no integrated loudness.
+LOUDNESS_BLOCK_S = 0.4
+#: Probe levels accepted by :func:`probe_file`.
+LEVELS = ("header", "full")
+
+#: Keys of the dict returned by :func:`probe_file`, in catalog column order.
+PROBE_COLUMNS = (
+    "duration_s",
+    "sample_rate",
+    "channels",
+    "num_samples",
+    "format",
+    "loudness_lufs",
+    "peak_dbfs",
+    "clip_ratio",
+    "silence_ratio",
+    "content_hash",
+    "status",
+    "error",
+    "probe_note",
+)
+
+_HASH_MAGIC = b"curate.pcm.f32le.v1"
+
+
+# ------------------------------------------------------------------------ measurements
+
+
+def peak_dbfs(x: np.ndarray) -> float | None:
+    """Sample peak level, dBFS: ``20 * log10(max |x|)`` over all samples and channels.
+
+    Args:
+        x: samples ``(time, channels)`` or ``(time,)``, full scale 1.0, finite.
+
+    Returns:
+        Peak in dBFS (0.0 at full scale, about -6.02 for amplitude 0.5); None when ``x``
+        is empty or all zero (the peak would be -inf).
+    """
+    x = _as_2d(x)
+    if x.size == 0:
+        return None
+    peak = float(np.max(np.abs(x)))
+    if peak == 0.0:
+        return None
+    return 20.0 * math.log10(peak)
+
+
+def clip_ratio(x: np.ndarray) -> float | None:
+    """Fraction of samples, over all channels, with ``|x| >= CLIP_LEVEL``.
+
+    Args:
+        x: samples ``(time, channels)`` or ``(time,)``, full scale 1.0.
+
+    Returns:
+        Ratio in [0, 1]; None when ``x`` is empty.
+    """
+    x = _as_2d(x)
+    if x.size == 0:
+        return None
+    return float(np.count_nonzero(np.abs(x) >= CLIP_LEVEL)) / x.size
+
+
+def silence_ratio(x: np.ndarray, sample_rate: int) -> float | None:
+    """Fraction of silent 20 ms frames.
+
+    ``x`` is cut into non-overlapping frames of ``round(SILENCE_FRAME_S * sample_rate)``
+    samples; a frame is silent when its RMS over all its samples and channels is below
+    ``SILENCE_DBFS``. The last partial frame counts when it is at least 10 ms long.
+
+    Args:
+        x: samples ``(time, channels)`` or ``(time,)``, full scale 1.0.
+        sample_rate: Hz.
+
+    Returns:
+        Ratio in [0, 1]; None when ``x`` is shorter than 10 ms (no frame to judge).
+    """
+    x = _as_2d(x)
+    sample_rate = _check_sample_rate(sample_rate)
+    frame = max(1, int(round(SILENCE_FRAME_S * sample_rate)))
+    n_full, rest = divmod(x.shape[0], frame)
+    threshold = 10.0 ** (SILENCE_DBFS / 10.0)  # on the mean square
+    energy = np.square(x, dtype=np.float32 if x.dtype == np.float32 else np.float64)
+    blocks = energy[: n_full * frame].reshape(n_full, frame * x.shape[1])
+    mean_sq = blocks.mean(axis=1, dtype=np.float64)
+    n_silent = int(np.count_nonzero(mean_sq < threshold))
+    n_frames = n_full
+    if rest > 0 and rest * 100 >= sample_rate:  # rest / sample_rate >= 10 ms
+        n_frames += 1
+        n_silent += int(energy[n_full * frame:].mean(dtype=np.float64) < threshold)
+    if n_frames == 0:
+        return None
+    return n_silent / n_frames
+
+
+def integrated_loudness(x: np.ndarray, sample_rate: int) -> tuple[float | None, str | None]:
+    """Integrated loudness per ITU-R BS.1770-4 (K-weighted, gated), LUFS, via pyloudnorm.
+
+    Args:
+        x: samples ``(time, channels)`` or ``(time,)``, full scale 1.0, at most 5
+            channels (BS.1770 channel weights).
+        sample_rate: Hz.
+
+    Returns:
+        ``(lufs, None)`` when measured, else ``(None, note)`` with the reason:
+        ``"shorter than one 400 ms gating block"``, ``"silent"`` (every block below
+        the -70 LUFS absolute gate) or the pyloudnorm error.
+    """
+    x = _as_2d(x)
+    sample_rate = _check_sample_rate(sample_rate)
+    if x.shape[0] < LOUDNESS_BLOCK_S * sample_rate:
+        return None, "shorter than one 400 ms gating block"
+    import pyloudnorm  # imports scipy.signal (about 1 s): only when loudness is asked for
+
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            meter = pyloudnorm.Meter(sample_rate, block_size=LOUDNESS_BLOCK_S)
+            lufs = float(meter.integrated_loudness(np.asarray(x, dtype=np.float64)))
+    except Exception as err:  # pyloudnorm raises ValueError and others on odd input
+        return None, f"loudness not measured: {err}"
+    if lufs == -math.inf:
+        return None, "silent"
+    if not math.isfinite(lufs):
+        return None, f"loudness not measured: result is {lufs}"
+    return lufs, None
+
+
+def content_hash(x: np.ndarray, sample_rate: int) -> str:
+    """Hash of the decoded audio, for finding duplicates across containers.
+
+    blake2b (16-byte digest, 32 hex characters) over a small header (format tag,
+    ``sample_rate`` and channel count as little-endian uint64) followed by the samples
+    as little-endian float32, time-major (interleaved). The same PCM stored as WAV and
+    FLAC hashes equal; a different sample rate, channel count or any sample differs.
+
+    Args:
+        x: samples ``(time, channels)`` or ``(time,)`` (hashed as one channel).
+        sample_rate: Hz.
+
+    Returns:
+        Hex digest, 32 characters.
+    """
+    x = _as_2d(x)
+    sample_rate = _check_sample_rate(sample_rate)
+    h = hashlib.blake2b(digest_size=16)
+    h.update(_HASH_MAGIC)
+    h.update(struct.pack("<QQ", sample_rate, x.shape[1]))
+    h.update(np.ascontiguousarray(x, dtype="<f4"))
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------- probing
+
+
+def probe_file(
+    path: str | os.PathLike,
+    *,
+    level: str = "full",
+    min_duration_s: float = MIN_DURATION_S,
+) -> dict:
+    """Probe one audio file; never raises for a problem with the file.
+
+    Args:
+        path: audio file.
+        level: ``"header"`` reads only the header (duration, sample rate, channels,
+            num_samples, format; measurements and ``content_hash`` stay None) and sets
+            the status from it; ``"full"`` decodes the file and fills everything, with
+            the facts taken from the decoded samples.
+        min_duration_s: seconds; shorter files get status ``too_short``.
+
+    Returns:
+        dict with exactly the keys :data:`PROBE_COLUMNS` (Python scalars or None):
+        ``duration_s`` (s), ``sample_rate`` (Hz), ``channels``, ``num_samples``
+        (frames), ``format``, ``loudness_lufs`` (LUFS), ``peak_dbfs`` (dBFS),
+        ``clip_ratio``, ``silence_ratio``, ``content_hash``, ``status`` (see the module
+        docstring), ``error`` (short reason, None when ``ok``) and ``probe_note``
+        (non-fatal notes joined by ``"; "``, e.g. why loudness is None, or a header
+        length that disagrees with the decoded one by more than 10 ms).
+
+    Raises:
+        ValueError: ``level`` or ``min_duration_s`` is invalid (a caller mistake, not a
+            file problem).
+    """
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    if (
+        isinstance(min_duration_s, bool)
+        or not isinstance(min_duration_s, (int, float))
+        or not math.isfinite(min_duration_s)
+        or min_duration_s < 0
+    ):
+        raise ValueError(
+            f"min_duration_s must be a finite number of seconds >= 0, got {min_duration_s!r}"
+        )
+
+    row = dict.fromkeys(PROBE_COLUMNS)
+    notes: list[str] = []
+    try:
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            reason = "broken symbolic link" if os.path.lexists(path) else "file not found"
+            return _finish(row, notes, "missing", reason)
+        if os.path.isfile(path) and os.path.getsize(path) == 0:
+            return _finish(row, notes, "empty", "file is 0 bytes")
+
+        try:
+            header = read_header(path)
+        except AudioReadError as err:
+            return _finish(row, notes, "unreadable", str(err))
+        row.update(header)
+        if level == "header":
+            return _finish(row, notes, *_length_status(row, min_duration_s))
+
+        try:
+            x, sample_rate = read_audio(path)
+        except AudioReadError as err:
+            return _finish(row, notes, "unreadable", str(err))
+        n = int(x.shape[0])
+        if abs(n - header["num_samples"]) * 100 > sample_rate:  # differ by more than 10 ms
+            notes.append(f"header declares {header['num_samples']} samples, decoded {n}")
+        row.update(
+            sample_rate=int(sample_rate),
+            channels=int(x.shape[1]),
+            num_samples=n,
+            duration_s=n / sample_rate,
+        )
+        if n == 0:
+            return _finish(row, notes, "empty", "no audio samples")
+
+        row["content_hash"] = content_hash(x, sample_rate)
+        finite = np.isfinite(x)
+        if not finite.all():
+            bad = int(x.size - np.count_nonzero(finite))
+            return _finish(row, notes, "nan", f"{bad} of {x.size} samples are NaN or inf")
+        del finite
+
+        row["peak_dbfs"] = peak_dbfs(x)
+        row["clip_ratio"] = clip_ratio(x)
+        row["silence_ratio"] = silence_ratio(x, sample_rate)
+        row["loudness_lufs"], loudness_note = integrated_loudness(x, sample_rate)
+        if loudness_note is not None:
+            notes.append(f"loudness: {loudness_note}")
+        return _finish(row, notes, *_length_status(row, min_duration_s))
+    except Exception as err:  # any other failure on this file must not stop a batch
+        return _finish(row, notes, "unreadable", f"{type(err).__name__}: {err}"[:300])
+
+
+def _length_status(row: dict, min_duration_s: float) -> tuple[str, str | None]:
+    if row["num_samples"] == 0:
+        return "empty", "no audio samples"
+    if row["duration_s"] < min_duration_s:
+        duration = row["duration_s"]
+        return "too_short", f"duration {duration:.3f} s < min_duration_s {min_duration_s:g} s"
+    return "ok", None
+
+
+def _finish(row: dict, notes: list[str], status: str, error: str | None) -> dict:
+    row["status"] = status
+    row["error"] = error
+    row["probe_note"] = "; ".join(notes) if notes else None
+    return row
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _as_2d(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim == 1:
+        return x[:, None]
+    if x.ndim != 2:
+        raise ValueError(
+            f"x must have shape (time, channels) or (time,), got shape {x.shape}; "
+            "transpose or reshape it first"
+        )
+    return x
+
+
+def _check_sample_rate(sample_rate) -> int:
+    try:
+        valid = not isinstance(sample_rate, bool) and int(sample_rate) == sample_rate > 0
+    except (TypeError, ValueError, OverflowError):
+        valid = False
+    if not valid:
+        raise ValueError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}")
+    return int(sample_rate)

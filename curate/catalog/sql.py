@@ -1,0 +1,83 @@
+"""The catalog's SQL, in one place. Every value is a bound parameter.
+
+Column lists are built from :mod:`curate.catalog.columns` (fixed identifiers,
+never user input).
+"""
+
+from __future__ import annotations
+
+from curate.catalog.columns import PROBE_FACTS, PROBE_STATE, RECIPE_COLUMNS
+
+_FACTS_AND_STATE = PROBE_FACTS + tuple(c for c in PROBE_STATE if c not in ("status", "error"))
+
+# --- recipe insert (curate.recipes.engine) -----------------------------------------
+# Keep the probe results of rows whose utt_id and path survive a re-prepare.
+CARRY_PROBES = f"""
+CREATE OR REPLACE TEMP TABLE _carry AS
+SELECT utt_id, path, status, error, {", ".join(_FACTS_AND_STATE)}
+FROM utterances WHERE corpus = ?
+"""
+
+DELETE_CORPUS_ROWS = "DELETE FROM utterances WHERE corpus = ?"
+
+INSERT_CORPUS_ROWS = f"""
+INSERT INTO utterances ({", ".join(RECIPE_COLUMNS)}, status, error, {", ".join(_FACTS_AND_STATE)})
+SELECT {", ".join("n." + c for c in RECIPE_COLUMNS)},
+       CASE WHEN n.status = 'missing' THEN 'missing' WHEN c.utt_id IS NULL THEN 'pending'
+            ELSE c.status END,
+       CASE WHEN n.status = 'missing' THEN n.error WHEN c.utt_id IS NULL THEN NULL
+            ELSE c.error END,
+       {", ".join(f"CASE WHEN n.status = 'missing' THEN NULL ELSE c.{c} END" for c in _FACTS_AND_STATE)}
+FROM _new_rows n LEFT JOIN _carry c ON c.utt_id = n.utt_id AND c.path = n.path
+"""
+
+UPSERT_CORPUS = """
+INSERT OR REPLACE INTO corpora (name, root, recipe, recipe_hash, title, kind, n_utterances, built_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, now())
+"""
+
+CORPUS_ROOTS = "SELECT name, root FROM corpora ORDER BY name"
+CORPUS_ROOT = "SELECT root FROM corpora WHERE name = ?"
+CORPORA_LIST = """
+SELECT c.name, c.root, c.recipe, c.kind, count(u.utt_id) AS n, c.built_at
+FROM corpora c LEFT JOIN utterances u ON u.corpus = c.name
+GROUP BY ALL ORDER BY c.name
+"""
+SET_CORPUS_ROOT = "UPDATE corpora SET root = ? WHERE name = ?"
+
+# --- probe (curate.audio.runner) ---------------------------------------------------
+PROBE_CANDIDATES = """
+SELECT utt_id, path, status, probe_level, file_size, file_mtime
+FROM utterances WHERE corpus = ? ORDER BY utt_id
+"""
+
+PROBE_UPDATE = f"""
+UPDATE utterances AS u SET
+    {", ".join(f"{c} = b.{c}" for c in PROBE_FACTS)},
+    status = b.status, error = b.error, probe_note = b.probe_note,
+    probe_level = b.probe_level, file_size = b.file_size, file_mtime = b.file_mtime,
+    probed_at = now()
+FROM _probe_batch b
+WHERE u.utt_id = b.utt_id
+"""
+
+STATUS_COUNTS = """
+SELECT status, count(*) AS n FROM utterances
+WHERE corpus = ? OR ? IS NULL GROUP BY status ORDER BY n DESC, status
+"""
+
+
+def stats_query(by: tuple[str, ...]) -> str:
+    """Counts and hours grouped by ``by`` (identifiers validated by the caller)."""
+    cols = ", ".join(by)
+    group = f"GROUP BY {cols} ORDER BY {cols}" if by else ""
+    select = f"{cols}, " if by else ""
+    return f"""
+SELECT {select}count(*) AS utterances,
+       round(coalesce(sum(duration_s), 0) / 3600.0, 4) AS hours,
+       count(*) FILTER (WHERE status = 'ok') AS ok,
+       count(*) FILTER (WHERE status <> 'ok') AS not_ok
+FROM utterances
+WHERE (? IS NULL OR corpus = ?)
+{group}
+"""

@@ -1,0 +1,209 @@
+"""The ``curate`` command line: parse, call the library, print.
+
+User errors (:class:`curate.errors.CurateError`) print one line and exit with the
+error's code; nothing here holds logic the library does not expose.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from curate.errors import CurateError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Curate, augment and train on corpora for speech deepfake detection.")
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+DbOption = typer.Option(None, "--db", help="Catalog file (default: $CURATE_DB, else "
+                                            "manifests/catalog.duckdb).")
+
+
+def _table(frame, title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for column in frame.columns:
+        justify = "right" if frame[column].dtype.kind in "iuf" else "left"
+        table.add_column(str(column), justify=justify)
+    for row in frame.itertuples(index=False):
+        table.add_row(*["" if v is None or v != v else
+                        (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row])
+    return table
+
+
+@app.command()
+def corpora() -> None:
+    """List the built-in corpus recipes."""
+    from curate.recipes.spec import builtin_corpus_recipes, load_recipe
+
+    table = Table(title="corpus recipes")
+    for column in ("name", "kind", "languages", "title"):
+        table.add_column(column)
+    for name in builtin_corpus_recipes():
+        recipe = load_recipe(name)
+        table.add_row(name, recipe.kind, ",".join(recipe.languages), recipe.title)
+    console.print(table)
+
+
+def _print_probe(summary) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in summary.statuses.items())
+    console.print(f"{summary.corpus}: probed {summary.probed}, unchanged {summary.skipped}; "
+                  f"status: {counts}")
+
+
+def _prepare_one(db, recipe_name: str, root: Path, name: Optional[str], jobs: int,
+                 level: str, probe: bool, base_dir: Path | None = None):
+    from curate.audio.runner import probe_corpus
+    from curate.catalog.db import open_catalog
+    from curate.progress import progress_bar
+    from curate.recipes.engine import insert_corpus, read_corpus
+    from curate.recipes.spec import load_recipe
+
+    recipe = load_recipe(recipe_name, base_dir=base_dir)
+    rows = read_corpus(recipe, root, corpus=name)
+    with open_catalog(db) as catalog:
+        summary = insert_corpus(catalog, rows, recipe, root, corpus=name)
+        console.print(f"{summary.corpus}: {summary.rows} utterances ({summary.bonafide} "
+                      f"bonafide, {summary.spoof} spoof), {summary.missing} missing files")
+        if probe:
+            with progress_bar(f"probe {summary.corpus}") as bar:
+                result = probe_corpus(catalog, summary.corpus, level=level, jobs=jobs,
+                                      progress=bar)
+            _print_probe(result)
+            return result
+    return None
+
+
+@app.command()
+def prepare(
+    corpus: str = typer.Argument(..., help="Built-in recipe name or a recipe .toml file."),
+    root: Path = typer.Argument(..., help="The corpus folder as unpacked."),
+    db: Optional[Path] = DbOption,
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Probe worker processes."),
+    name: Optional[str] = typer.Option(None, help="Catalog name for this corpus "
+                                                  "(default: the recipe's name)."),
+    level: str = typer.Option("full", help="Probe level: header (fast) or full (decode)."),
+    no_probe: bool = typer.Option(False, "--no-probe", help="Read the recipe only."),
+) -> None:
+    """Read one corpus into the catalog and probe its audio (safe to re-run)."""
+    _prepare_one(db, corpus, root, name, jobs, level, not no_probe)
+
+
+@app.command()
+def build(
+    recipe: Path = typer.Argument(..., help="A build file listing corpora and their roots."),
+    db: Optional[Path] = DbOption,
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1),
+    level: str = typer.Option("full", help="Probe level: header or full."),
+    no_probe: bool = typer.Option(False, "--no-probe"),
+) -> None:
+    """Prepare several corpora listed in a build file ([[corpus]] recipe/root/name)."""
+    from curate.recipes.build import load_build
+
+    for entry in load_build(recipe):
+        _prepare_one(db, entry.recipe, entry.root, entry.name, jobs, level, not no_probe,
+                     base_dir=recipe.parent)
+
+
+@app.command()
+def probe(
+    db: Optional[Path] = DbOption,
+    corpus: Optional[List[str]] = typer.Option(None, "--corpus", "-c",
+                                               help="Corpus to probe (repeatable; default all)."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1),
+    level: str = typer.Option("full", help="header (fast: soundfile header) or full (decode)."),
+    force: bool = typer.Option(False, help="Probe files even when unchanged."),
+    batch_size: int = typer.Option(256, min=1, help="Files per committed batch."),
+    strict: bool = typer.Option(False, help="Exit 1 when any file is not ok."),
+) -> None:
+    """(Re)probe audio facts; resumable, only changed files are read again."""
+    from curate.audio.runner import probe_catalog
+    from curate.catalog.db import open_catalog
+    from curate.progress import progress_bar
+
+    bad = 0
+    with open_catalog(db) as catalog:
+        with progress_bar("probe") as bar:
+            summaries = probe_catalog(catalog, corpus, level=level, jobs=jobs, force=force,
+                                      batch_size=batch_size, progress=bar)
+    for summary in summaries:
+        _print_probe(summary)
+        bad += sum(v for k, v in summary.statuses.items() if k != "ok")
+    if strict and bad:
+        err_console.print(f"--strict: {bad} file(s) are not ok")
+        raise typer.Exit(1)
+
+
+@app.command()
+def relocate(
+    corpus: str = typer.Argument(..., help="Corpus name in the catalog."),
+    root: Path = typer.Argument(..., help="Its new root folder."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Point a corpus at a new root (paths in the catalog are relative to it)."""
+    from curate.catalog.db import open_catalog
+    from curate.catalog.ops import set_root
+
+    with open_catalog(db) as catalog:
+        set_root(catalog, corpus, root)
+    console.print(f"{corpus}: root is now {root.resolve()}")
+
+
+@app.command()
+def stats(
+    db: Optional[Path] = DbOption,
+    by: str = typer.Option("corpus,language,label", help="Comma-separated columns."),
+    corpus: Optional[str] = typer.Option(None, help="Only this corpus."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON records."),
+) -> None:
+    """Counts and hours of the catalog, grouped."""
+    from curate.catalog.db import open_catalog
+    from curate.catalog.ops import catalog_stats
+
+    columns = tuple(c.strip() for c in by.split(",") if c.strip())
+    with open_catalog(db, read_only=True) as catalog:
+        frame = catalog_stats(catalog, columns, corpus=corpus)
+    if as_json:
+        print(frame.to_json(orient="records"))
+    else:
+        console.print(_table(frame, title="catalog"))
+
+
+def _error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                      soft_wrap=True)
+
+
+def main() -> None:
+    """Console entry point: user errors become one line and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+    except CurateError as exc:
+        _error(str(exc))
+        sys.exit(exc.exit_code)
+    except ValueError as exc:
+        _error(str(exc))
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

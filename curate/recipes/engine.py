@@ -1,0 +1,244 @@
+"""The recipe engine: run a recipe over a corpus root, validate, insert.
+
+``read_corpus`` runs the recipe (SQL in an in-memory DuckDB, or a Python function)
+and returns a validated manifest DataFrame; ``insert_corpus`` replaces that
+corpus's rows in the catalog in one transaction, carrying probe results over for
+files whose path did not change (the probe then re-checks size and mtime).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from curate.catalog import sql as catalog_sql
+from curate.catalog.columns import LABELS, RECIPE_COLUMNS, REQUIRED_RECIPE_COLUMNS
+from curate.catalog.db import Catalog
+from curate.errors import CurateError
+from curate.recipes.languages import to_iso639_3
+from curate.recipes.spec import Recipe
+
+_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class ReadSummary:
+    corpus: str
+    rows: int
+    missing: int
+    bonafide: int
+    spoof: int
+
+
+def _builtin_functions() -> dict[str, Callable]:
+    from curate.recipes import generic
+
+    return {"table": generic.table, "folder": generic.folder}
+
+
+def resolve_function(spec: str, source: str) -> Callable:
+    """A recipe's ``function``: a built-in name or ``package.module:function``."""
+    builtins = _builtin_functions()
+    if spec in builtins:
+        return builtins[spec]
+    if ":" not in spec:
+        raise CurateError(
+            f"{source}: function {spec!r} is not built in ({', '.join(builtins)}); "
+            f"name another as 'package.module:function'"
+        )
+    module_name, func_name = spec.split(":", 1)
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, func_name)
+    except (ImportError, AttributeError) as exc:
+        raise CurateError(f"{source}: cannot import function {spec!r} ({exc})") from None
+
+
+def _expand_inputs(recipe: Recipe, root: Path) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for spec in recipe.inputs:
+        matches = sorted(str(p) for p in root.glob(spec.glob) if p.is_file())
+        if not matches:
+            hint = f" ROOT should be: {recipe.layout}" if recipe.layout else ""
+            raise CurateError(
+                f"{recipe.source}: no file matches {spec.glob!r} under {root}; check "
+                f"ROOT.{hint}"
+            )
+        found[spec.name] = matches
+    return found
+
+
+def recipe_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the helpers recipes may call (``iso639_3(x)``)."""
+    con = duckdb.connect(":memory:")
+    con.create_function(
+        "iso639_3", lambda v: to_iso639_3(v), [duckdb.sqltypes.VARCHAR],
+        duckdb.sqltypes.VARCHAR, null_handling="special", side_effects=False,
+    )
+    return con
+
+
+def _run_sql(recipe: Recipe, root: Path) -> pd.DataFrame:
+    available: dict[str, object] = {"root": str(root)}
+    available.update(_expand_inputs(recipe, root))
+    used = set(re.findall(r"\$([A-Za-z_]\w*)", recipe.sql))
+    unknown = sorted(used - set(available))
+    if unknown:
+        raise CurateError(f"{recipe.source}: the SQL uses ${', $'.join(unknown)}; declare "
+                          f"them as [inputs.NAME] globs (or use $root)")
+    params = {k: v for k, v in available.items() if k in used}
+    con = recipe_connection()
+    try:
+        return con.execute(recipe.sql, params).df()
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:4])
+        raise CurateError(f"{recipe.source}: reading {root} failed: {detail}") from None
+    finally:
+        con.close()
+
+
+def run_recipe(recipe: Recipe, root: Path) -> pd.DataFrame:
+    """Run ``recipe`` over ``root`` and return its raw rows (not yet validated)."""
+    if recipe.kind == "generic" and not recipe.options:
+        raise CurateError(
+            f"{recipe.source} is a generic recipe and needs options: write a TOML with "
+            f"base = {recipe.name!r} and an [options] table (docs/recipes.md)"
+        )
+    if recipe.sql is not None:
+        return _run_sql(recipe, root)
+    function = resolve_function(recipe.function, recipe.source)
+    frame = function(root, dict(recipe.options), recipe)
+    if not isinstance(frame, pd.DataFrame):
+        raise CurateError(f"{recipe.source}: function {recipe.function!r} must return a "
+                          f"pandas DataFrame, got {type(frame).__name__}")
+    return frame
+
+
+def _examples(values) -> str:
+    values = list(values)
+    more = f" (+{len(values) - _EXAMPLES} more)" if len(values) > _EXAMPLES else ""
+    return ", ".join(repr(v) for v in values[:_EXAMPLES]) + more
+
+
+def _namespace(series: pd.Series, corpus: str) -> pd.Series:
+    text = series.astype("string")
+    prefix = corpus + ":"
+    return text.where(text.isna() | text.str.contains(":", regex=False), prefix + text)
+
+
+def validate_rows(frame: pd.DataFrame, recipe: Recipe, corpus: str, root: Path) -> pd.DataFrame:
+    """Check and normalise recipe rows into the manifest contract.
+
+    Checks: required columns, no unknown columns, label vocabulary, non-empty and
+    relative paths, unique ids, language codes. Normalises: ``utt_id`` and
+    ``generator`` get the ``corpus:`` namespace when they have none, languages
+    map to ISO 639-3, and files that do not exist get ``status = 'missing'``.
+    """
+    src = recipe.source
+    missing_cols = [c for c in REQUIRED_RECIPE_COLUMNS if c not in frame.columns]
+    if missing_cols:
+        raise CurateError(f"{src}: the recipe returned no column(s) {', '.join(missing_cols)}")
+    unknown = sorted(set(frame.columns) - set(RECIPE_COLUMNS))
+    if unknown:
+        raise CurateError(f"{src}: the recipe returned unknown column(s) "
+                          f"{', '.join(unknown)}; allowed: {', '.join(RECIPE_COLUMNS)}")
+    out = pd.DataFrame(index=frame.index)
+    for column in RECIPE_COLUMNS:
+        out[column] = frame[column].astype("string") if column in frame.columns else pd.NA
+    out = out.astype("string")
+    out["corpus"] = corpus
+    if len(out) == 0:
+        raise CurateError(f"{src}: the recipe found no utterances under {root}; check ROOT"
+                          + (f" ({recipe.layout})" if recipe.layout else ""))
+
+    bad_label = ~out["label"].isin(LABELS)
+    if bad_label.any():
+        values = out.loc[bad_label, "label"].fillna("<null>").value_counts()
+        raise CurateError(
+            f"{src}: label must be 'bonafide' or 'spoof'; found "
+            f"{_examples(f'{k} ({v} rows)' for k, v in values.items())}; map the corpus's "
+            f"word in the recipe and keep it in label_raw"
+        )
+    empty_path = out["path"].isna() | (out["path"].str.strip() == "")
+    if empty_path.any():
+        raise CurateError(f"{src}: {int(empty_path.sum())} row(s) have no path "
+                          f"(e.g. utt_id {_examples(out.loc[empty_path, 'utt_id'])})")
+    root_text = str(root).rstrip("/") + "/"
+    absolute = out["path"].str.startswith("/")
+    if absolute.any():
+        inside = out.loc[absolute, "path"].str.startswith(root_text)
+        if not inside.all():
+            outside = out.loc[absolute, "path"][~inside]
+            raise CurateError(f"{src}: paths must lie under ROOT {root}; found "
+                              f"{_examples(outside)}")
+        out.loc[absolute, "path"] = out.loc[absolute, "path"].str.slice(len(root_text))
+    empty_id = out["utt_id"].isna() | (out["utt_id"].str.strip() == "")
+    if empty_id.any():
+        raise CurateError(f"{src}: {int(empty_id.sum())} row(s) have no utt_id "
+                          f"(e.g. path {_examples(out.loc[empty_id, 'path'])})")
+    out["utt_id"] = _namespace(out["utt_id"], corpus)
+    out["generator"] = _namespace(out["generator"], corpus)
+    dup = out["utt_id"].duplicated(keep=False)
+    if dup.any():
+        raise CurateError(f"{src}: {int(dup.sum())} rows share an utt_id: "
+                          f"{_examples(out.loc[dup, 'utt_id'].unique())}; make ids unique")
+
+    languages = out["language"].fillna("und")
+    mapped = {v: to_iso639_3(v, strict=True) for v in languages.unique()}
+    unmapped = sorted(str(k) for k, v in mapped.items() if v is None)
+    if unmapped:
+        raise CurateError(
+            f"{src}: unknown language value(s) {_examples(unmapped)}; use ISO 639-1/3 "
+            f"codes or locales, or map them in the recipe"
+        )
+    out["language"] = languages.map(mapped).astype("string")
+
+    exists = np.fromiter((os.path.exists(os.path.join(root, p)) for p in out["path"]),
+                         dtype=bool, count=len(out))
+    out["status"] = np.where(exists, "pending", "missing")
+    out["error"] = np.where(exists, None, "file not found: " + out["path"].to_numpy(dtype=object))
+    return out.reset_index(drop=True)
+
+
+def read_corpus(recipe: Recipe, root: Path | str, *, corpus: str | None = None) -> pd.DataFrame:
+    """Run and validate ``recipe`` over ``root``; returns the manifest rows."""
+    root = Path(root).expanduser().resolve()
+    if not root.is_dir():
+        hint = f" ({recipe.layout})" if recipe.layout else ""
+        raise CurateError(f"ROOT {root} is not a folder; pass the corpus folder{hint}")
+    name = corpus or recipe.name
+    return validate_rows(run_recipe(recipe, root), recipe, name, root)
+
+
+def insert_corpus(catalog: Catalog, rows: pd.DataFrame, recipe: Recipe, root: Path | str,
+                  *, corpus: str | None = None) -> ReadSummary:
+    """Replace ``corpus``'s rows with ``rows`` (from :func:`read_corpus`), atomically."""
+    name = corpus or recipe.name
+    root = str(Path(root).expanduser().resolve())
+    new = rows.copy()
+    new["status"] = new["status"].astype("string")
+    new["error"] = new["error"].astype("string")
+    with catalog.transaction() as con:
+        con.register("_new_rows", new)
+        try:
+            con.execute(catalog_sql.CARRY_PROBES, [name])
+            con.execute(catalog_sql.DELETE_CORPUS_ROWS, [name])
+            con.execute(catalog_sql.INSERT_CORPUS_ROWS)
+            con.execute(catalog_sql.UPSERT_CORPUS, [name, root, recipe.source,
+                                                    recipe.recipe_hash, recipe.title,
+                                                    recipe.kind, len(new)])
+        finally:
+            con.unregister("_new_rows")
+            con.execute("DROP TABLE IF EXISTS _carry")
+    counts = new["label"].value_counts()
+    return ReadSummary(name, len(new), int((new["status"] == "missing").sum()),
+                       int(counts.get("bonafide", 0)), int(counts.get("spoof", 0)))

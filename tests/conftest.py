@@ -1,0 +1,72 @@
+"""Shared fixtures: miniature corpora in real on-disk layouts, a CLI runner."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+def write_tone(path: Path, seconds: float = 0.5, sample_rate: int = 16000, freq: float = 220.0,
+               amplitude: float = 0.3, seed: int = 0) -> None:
+    """A short tone plus a little seeded noise, so every file has distinct content."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    x = amplitude * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(t.size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, x.astype(np.float32), sample_rate)
+
+
+def make_asvspoof2019(root: Path, lines: dict[str, list[str]], *, seconds: float = 0.3,
+                      skip: set[str] = frozenset(), corrupt: set[str] = frozenset()) -> Path:
+    """An ASVspoof 2019 LA folder: protocols per subset and flac files.
+
+    ``lines`` maps subset (train/dev/eval) to protocol lines. Utterances in
+    ``skip`` get no file; those in ``corrupt`` get a file of garbage bytes.
+    """
+    names = {"train": "train.trn", "dev": "dev.trl", "eval": "eval.trl"}
+    proto = root / "ASVspoof2019_LA_cm_protocols"
+    proto.mkdir(parents=True, exist_ok=True)
+    for i, (subset, rows) in enumerate(lines.items()):
+        (proto / f"ASVspoof2019.LA.cm.{names[subset]}.txt").write_text("\n".join(rows) + "\n")
+        for j, row in enumerate(rows):
+            utt = row.split()[1]
+            path = root / f"ASVspoof2019_LA_{subset}" / "flac" / f"{utt}.flac"
+            if utt in skip:
+                continue
+            if utt in corrupt:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(b"not audio at all")
+                continue
+            write_tone(path, seconds, freq=150 + 10 * j, seed=1000 * i + j)
+    return root
+
+
+@pytest.fixture
+def run_cli(capsys, monkeypatch):
+    """Run ``curate ARGS...`` in-process; returns (exit_code, stdout, stderr)."""
+    from curate import cli
+
+    def run(*args: str):
+        monkeypatch.setattr(sys, "argv", ["curate", *map(str, args)])
+        code = 0
+        try:
+            cli.main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+@pytest.fixture
+def realdata() -> Path:
+    if not REALDATA.is_dir():
+        pytest.skip("../shared/realdata is not present on this machine")
+    return REALDATA

@@ -1,0 +1,309 @@
+"""The recipe engine, the asvspoof2019_la recipe and the generic table/folder recipes."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import make_asvspoof2019, write_tone
+from curate.catalog.db import open_catalog
+from curate.errors import CurateError
+from curate.recipes import engine
+from curate.recipes.languages import to_iso639_3
+from curate.recipes.spec import builtin_corpus_recipes, builtin_recipes_dir, load_recipe, parse_recipe
+
+LA_LINES = {
+    "train": ["LA_0079 LA_T_1000001 - - bonafide", "LA_0079 LA_T_1000002 - A01 spoof",
+              "LA_0080 LA_T_1000003 - A02 spoof", "LA_0080 LA_T_1000004 - - bonafide"],
+    "dev": ["LA_0069 LA_D_1000001 - A05 spoof", "LA_0069 LA_D_1000002 - - bonafide"],
+    "eval": ["LA_0039 LA_E_1000001 - A07 spoof", "LA_0039 LA_E_1000002 - - bonafide",
+             "LA_0040 LA_E_1000003 - A19 spoof"],
+}
+
+
+def utterances(db: Path) -> pd.DataFrame:
+    with open_catalog(db, read_only=True) as catalog:
+        return catalog.df("SELECT * FROM utterances ORDER BY utt_id")
+
+
+def test_asvspoof2019_la_miniature(tmp_path, run_cli):
+    root = make_asvspoof2019(tmp_path / "LA", LA_LINES, skip={"LA_T_1000003"},
+                             corrupt={"LA_E_1000003"})
+    db = tmp_path / "c.duckdb"
+    code, out, err = run_cli("prepare", "asvspoof2019_la", root, "--db", db)
+    assert code == 0, err
+    rows = utterances(db).set_index("utt_id")
+    assert len(rows) == 9
+    assert Counter(rows["label"]) == {"bonafide": 4, "spoof": 5}
+    assert Counter(rows["subset"]) == {"train": 4, "dev": 2, "eval": 3}
+    spoof = rows[rows.label == "spoof"]
+    assert set(spoof["generator"]) == {f"asvspoof2019_la:{a}" for a in
+                                       ("A01", "A02", "A05", "A07", "A19")}
+    assert rows[rows.label == "bonafide"]["generator"].isna().all()
+    assert rows.loc["asvspoof2019_la:LA_D_1000001", "artifact"] == "vc"
+    assert rows.loc["asvspoof2019_la:LA_T_1000002", "artifact"] == "tts"
+    assert (rows["language"] == "eng").all()
+    assert rows.loc["asvspoof2019_la:LA_T_1000001", "path"] == \
+        "ASVspoof2019_LA_train/flac/LA_T_1000001.flac"
+    assert rows.loc["asvspoof2019_la:LA_T_1000003", "status"] == "missing"
+    assert rows.loc["asvspoof2019_la:LA_E_1000003", "status"] == "unreadable"
+    assert rows.loc["asvspoof2019_la:LA_E_1000003", "error"]
+    ok = rows[rows.status == "ok"]
+    assert len(ok) == 7
+    assert ok["duration_s"].between(0.29, 0.31).all()
+    assert ok["content_hash"].nunique() == 7
+    assert "ok 7" in out and "missing 1" in out and "unreadable 1" in out
+
+    # A second prepare leaves the same rows and probes nothing again.
+    code, out, _ = run_cli("prepare", "asvspoof2019_la", root, "--db", db)
+    assert code == 0 and "probed 0" in out
+    again = utterances(db).set_index("utt_id")
+    pd.testing.assert_frame_equal(
+        again.drop(columns=["probed_at"]), rows.drop(columns=["probed_at"]))
+    with open_catalog(db, read_only=True) as catalog:
+        corpus = catalog.execute("SELECT name, root, recipe, recipe_hash FROM corpora").fetchall()
+    assert corpus == [("asvspoof2019_la", str(root.resolve()), "asvspoof2019_la",
+                       load_recipe("asvspoof2019_la").recipe_hash)]
+
+
+def test_asvspoof2019_la_real_protocol(realdata, tmp_path):
+    source = realdata / "asvspoof2019_la" / "ASVspoof2019.LA.cm.train.trn.txt"
+    all_lines = source.read_text().splitlines()
+    lines = all_lines[::56][:450]
+    assert len(lines) == 450
+    root = tmp_path / "LA"
+    (root / "ASVspoof2019_LA_cm_protocols").mkdir(parents=True)
+    (root / "ASVspoof2019_LA_cm_protocols" / "ASVspoof2019.LA.cm.train.trn.txt").write_text(
+        "\n".join(lines) + "\n")
+    rows = engine.read_corpus(load_recipe("asvspoof2019_la"), root)
+    fields = [line.split() for line in lines]
+    assert len(rows) == 450
+    assert Counter(rows["label"]) == Counter(f[4] for f in fields)
+    expected_generators = {f"asvspoof2019_la:{f[3]}" for f in fields if f[4] == "spoof"}
+    assert set(rows["generator"].dropna()) == expected_generators == \
+        {f"asvspoof2019_la:A0{i}" for i in range(1, 7)}
+    assert Counter(rows["generator"].dropna()) == Counter(
+        f"asvspoof2019_la:{f[3]}" for f in fields if f[4] == "spoof")
+    assert set(rows["speaker"]) == {f[0] for f in fields}
+    assert (rows["language"] == "eng").all()
+    assert (rows["status"] == "missing").all()  # no audio here: nothing dropped
+
+    # the full protocol: the official counts
+    shutil.copy(source, root / "ASVspoof2019_LA_cm_protocols")
+    full = engine.read_corpus(load_recipe("asvspoof2019_la"), root)
+    assert Counter(full["label"]) == {"bonafide": 2580, "spoof": 22800}
+    assert set(Counter(full["generator"].dropna()).values()) == {3800}
+    assert full["speaker"].nunique() == 20
+
+
+def test_wrong_root_is_one_clear_error(tmp_path, run_cli):
+    code, _out, err = run_cli("prepare", "asvspoof2019_la", tmp_path, "--db",
+                              tmp_path / "c.duckdb")
+    assert code == 2
+    assert "no file matches" in err and "ROOT should be" in err and "Traceback" not in err
+    code, _out, err = run_cli("prepare", "no_such_corpus", tmp_path)
+    assert code == 2 and "unknown corpus recipe 'no_such_corpus'" in err
+
+
+def test_malformed_protocol_line_is_reported(tmp_path):
+    root = make_asvspoof2019(tmp_path / "LA", {"train": ["LA_0079 LA_T_1 - - bonafide",
+                                                          "LA_0079 LA_T_2 - A01"]})
+    with pytest.raises(CurateError, match=r"asvspoof2019_la: reading .* failed:.*"):
+        engine.read_corpus(load_recipe("asvspoof2019_la"), root)
+
+
+def _recipe(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "recipe.toml"
+    path.write_text(text)
+    return path
+
+
+def test_table_recipe_with_mapping_templates_and_quoting(tmp_path):
+    root = tmp_path / "corpus"
+    for i, name in enumerate(["a.wav", "b.wav", "c.wav"]):
+        write_tone(root / "clips" / name, seed=i)
+    (root / "meta.tsv").write_text(
+        "file\twho\tkind\tlang\ttext\n"
+        'a.wav\ts1\treal\tde_DE\t"Quoted" start\n'
+        "b.wav\ts2\tfake\tpl\tplain\n"
+        "c.wav\ts2\tFAKE\tzh-CN\tmore\n")
+    recipe = load_recipe(str(_recipe(tmp_path, """
+name = "mytable"
+base = "table"
+[options]
+file = "meta.tsv"
+delimiter = "\\t"
+quote = ""
+path = "clips/{file}"
+utt_id = "{who}-{file}"
+[options.map]
+speaker = "who"
+label_raw = "kind"
+language = "lang"
+transcript = "text"
+[options.constants]
+generator = "tts1"
+""")))
+    rows = engine.read_corpus(recipe, root).set_index("utt_id")
+    assert list(rows.index) == ["mytable:s1-a.wav", "mytable:s2-b.wav", "mytable:s2-c.wav"]
+    assert list(rows["label"]) == ["bonafide", "spoof", "spoof"]
+    assert list(rows["label_raw"]) == ["real", "fake", "FAKE"]
+    assert list(rows["language"]) == ["deu", "pol", "cmn"]
+    assert rows.loc["mytable:s1-a.wav", "transcript"] == '"Quoted" start'
+    assert rows.loc["mytable:s1-a.wav", "path"] == "clips/a.wav"
+    assert (rows["generator"] == "mytable:tts1").all()
+    assert (rows["status"] == "pending").all()
+
+
+def test_table_recipe_errors_name_the_problem(tmp_path):
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "meta.csv").write_text("file,label\nx.wav,weird\n")
+    base = 'name = "t"\nbase = "table"\n[options]\nfile = "meta.csv"\npath = "{file}"\n'
+    recipe = load_recipe(str(_recipe(tmp_path, base + '[options.map]\nlabel_raw = "label"\n')))
+    with pytest.raises(CurateError, match=r"label value\(s\) 'weird' are not mapped"):
+        engine.read_corpus(recipe, root)
+    recipe = load_recipe(str(_recipe(tmp_path, base + '[options.map]\nlabel_raw = "nope"\n')))
+    with pytest.raises(CurateError, match=r"label_raw = 'nope', but meta.csv has columns"):
+        engine.read_corpus(recipe, root)
+    recipe = load_recipe(str(_recipe(tmp_path, base + 'colour = 1\n')))
+    with pytest.raises(CurateError, match=r"unknown option\(s\) colour"):
+        engine.read_corpus(recipe, root)
+    with pytest.raises(CurateError, match=r"unknown key\(s\) bogus"):
+        parse_recipe('name = "x"\nsql = "select 1"\nbogus = 2\n', "x.toml")
+    with pytest.raises(CurateError, match=r"x.toml: invalid TOML"):
+        parse_recipe('name = "x\n', "x.toml")
+
+
+def test_engine_validation(tmp_path):
+    recipe = parse_recipe('name = "v"\nsql = "select 1"\n', "v.toml")
+    root = tmp_path
+    good = pd.DataFrame({"utt_id": ["a", "b"], "path": ["a.wav", "b.wav"],
+                         "label": ["bonafide", "spoof"], "language": ["en", "xx-YY"]})
+    with pytest.raises(CurateError, match="unknown language value"):
+        engine.validate_rows(good, recipe, "v", root)
+    dup = good.assign(utt_id=["a", "a"], language="en")
+    with pytest.raises(CurateError, match="share an utt_id: 'v:a'"):
+        engine.validate_rows(dup, recipe, "v", root)
+    bad = good.assign(label=["bonafide", "fake"], language="en")
+    with pytest.raises(CurateError, match="label must be 'bonafide' or 'spoof'; found 'fake"):
+        engine.validate_rows(bad, recipe, "v", root)
+    extra = good.assign(colour="red", language="en")
+    with pytest.raises(CurateError, match="unknown column"):
+        engine.validate_rows(extra, recipe, "v", root)
+    outside = good.assign(path=["/elsewhere/a.wav", "b.wav"], language="en")
+    with pytest.raises(CurateError, match="must lie under ROOT"):
+        engine.validate_rows(outside, recipe, "v", root)
+    write_tone(root / "a.wav")
+    rows = engine.validate_rows(good.assign(language=["en", None]), recipe, "v", root)
+    assert list(rows["status"]) == ["pending", "missing"]
+    assert list(rows["language"]) == ["eng", "und"]
+
+
+def test_folder_recipe(tmp_path):
+    root = tmp_path / "for"
+    for i, rel in enumerate(["training/real/f1.wav", "training/fake/f2.wav",
+                             "testing/fake/f3.wav", "testing/real/notes.txt"]):
+        if rel.endswith(".wav"):
+            write_tone(root / rel, seed=i)
+        else:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text("x")
+    recipe = load_recipe(str(_recipe(tmp_path, """
+name = "fld"
+base = "folder"
+[options]
+pattern = "{subset}/{label_raw}/*.wav"
+[options.constants]
+language = "eng"
+""")))
+    rows = engine.read_corpus(recipe, root).set_index("utt_id")
+    assert sorted(rows.index) == ["fld:testing/fake/f3", "fld:training/fake/f2",
+                                  "fld:training/real/f1"]
+    assert rows.loc["fld:training/real/f1", "label"] == "bonafide"
+    assert rows.loc["fld:testing/fake/f3", "subset"] == "testing"
+    assert (rows["status"] == "pending").all()
+
+
+def test_build_file_prepares_several_corpora(tmp_path, run_cli):
+    make_asvspoof2019(tmp_path / "LA", {"train": LA_LINES["train"]})
+    root = tmp_path / "tbl"
+    write_tone(root / "x.wav")
+    (root / "m.csv").write_text("f,l\nx.wav,bona-fide\n")
+    (tmp_path / "tbl.toml").write_text(
+        'name = "tbl"\nbase = "table"\n[options]\nfile = "m.csv"\npath = "{f}"\n'
+        '[options.map]\nlabel_raw = "l"\n')
+    (tmp_path / "build.toml").write_text(
+        '[[corpus]]\nrecipe = "asvspoof2019_la"\nroot = "LA"\nname = "la_copy"\n'
+        '[[corpus]]\nrecipe = "tbl.toml"\nroot = "tbl"\n')
+    db = tmp_path / "c.duckdb"
+    code, _out, err = run_cli("build", tmp_path / "build.toml", "--db", db)
+    assert code == 0, err
+    rows = utterances(db)
+    assert Counter(rows["corpus"]) == {"la_copy": 4, "tbl": 1}
+    assert rows[rows.corpus == "la_copy"]["generator"].dropna().str.startswith("la_copy:").all()
+    code, out, _ = run_cli("stats", "--db", db, "--by", "corpus,label", "--json")
+    stats = pd.read_json(__import__("io").StringIO(out))
+    assert stats.set_index(["corpus", "label"])["utterances"].to_dict() == {
+        ("la_copy", "bonafide"): 2, ("la_copy", "spoof"): 2, ("tbl", "bonafide"): 1}
+    assert (stats["hours"] > 0).all()
+
+
+def test_relocating_a_corpus_keeps_probes(tmp_path, run_cli):
+    root = make_asvspoof2019(tmp_path / "LA", {"train": LA_LINES["train"]})
+    db = tmp_path / "c.duckdb"
+    assert run_cli("prepare", "asvspoof2019_la", root, "--db", db)[0] == 0
+    moved = tmp_path / "moved"
+    shutil.copytree(root, moved, copy_function=shutil.copy2)
+    shutil.rmtree(root)
+    assert run_cli("relocate", "asvspoof2019_la", moved, "--db", db)[0] == 0
+    code, out, _ = run_cli("probe", "--db", db)
+    assert code == 0 and "probed 0" in out and "ok 4" in out
+
+
+def test_language_mapping_table():
+    cases = {"en": "eng", "en_US": "eng", "en-GB": "eng", "de": "deu", "pl": "pol",
+             "zh-CN": "cmn", "zh": "cmn", "zh-HK": "yue", "ja": "jpn", "jpn": "jpn",
+             "German": "deu", "pt-BR": "por", "sv-SE": "swe", "": "und", None: "und",
+             "und": "und", "fr": "fra", "it": "ita", "es": "spa", "uk": "ukr"}
+    for value, expected in cases.items():
+        assert to_iso639_3(value) == expected, value
+    assert to_iso639_3("klingon-ish", strict=True) is None
+    assert to_iso639_3("klingon-ish") == "und"
+
+
+def test_builtin_recipes_listed_and_parse(run_cli):
+    names = builtin_corpus_recipes()
+    assert {"asvspoof2019_la", "table", "folder"} <= set(names)
+    for name in names:
+        assert load_recipe(name).name == name
+    code, out, _ = run_cli("corpora")
+    assert code == 0 and "asvspoof2019_la" in out and "generic" in out
+
+
+def test_wheel_carries_the_recipes(tmp_path):
+    hatchling = pytest.importorskip("hatchling.builders.wheel")
+    project = Path(__file__).resolve().parents[1]
+    builder = hatchling.WheelBuilder(str(project))
+    wheel = Path(next(iter(builder.build(directory=str(tmp_path), versions=["standard"]))))
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+        assert "curate/_recipes/corpora/asvspoof2019_la.toml" in names
+        assert "curate/catalog/schema.sql" in names
+        zf.extractall(tmp_path / "site")
+    # The lookup finds the packaged copy when the package is imported from the wheel.
+    import subprocess
+    import sys
+
+    code = ("import curate.recipes.spec as s; print(s.builtin_recipes_dir())")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, text=True,
+                         capture_output=True, env={"PYTHONPATH": str(tmp_path / "site"),
+                                                   "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(tmp_path / "site" / "curate" / "_recipes")
+    assert builtin_recipes_dir().is_dir()
