@@ -181,6 +181,23 @@ def _error(message: str) -> None:
                       soft_wrap=True)
 
 
+@app.command()
+def select(
+    spec: Path = typer.Argument(..., help="A selection spec TOML file."),
+    db: Optional[Path] = DbOption,
+) -> None:
+    """Freeze a selection (filter, holdout, split) into the catalog."""
+    from curate.catalog.db import open_catalog
+    from curate.select.freeze import freeze
+    from curate.select.spec import load_selection
+
+    parsed = load_selection(spec)
+    with open_catalog(db) as catalog:
+        frozen = freeze(catalog, parsed)
+    console.print(_table(frozen.splits, title=f"selection {frozen.name} "
+                                             f"({frozen.n_items} items, {frozen.spec_hash[:12]})"))
+
+
 def main() -> None:
     """Console entry point: user errors become one line and an exit code."""
     try:

@@ -1,0 +1,74 @@
+"""Freeze a selection spec into ``selections`` and ``selection_items``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import accumulate
+
+import pandas as pd
+
+from curate.catalog.db import Catalog
+from curate.errors import CurateError
+from curate.select import sql
+from curate.select.spec import SelectionSpec
+
+
+@dataclass(frozen=True)
+class FrozenSelection:
+    name: str
+    spec_hash: str
+    n_items: int
+    splits: pd.DataFrame  # split, utterances, hours, bonafide, spoof
+
+
+def selection_params(spec: SelectionSpec) -> dict:
+    """The bound parameters of :func:`curate.select.sql.freeze_query` for ``spec``."""
+    names = [name for name, _ in spec.split.fractions]
+    bounds = list(accumulate(value for _, value in spec.split.fractions))
+    bounds[-1] = 1.0 + 1e-9  # every position lands in a split despite rounding
+    flt, hold = spec.filter, spec.holdout
+    return {
+        "status": flt.status, "corpora": list(flt.corpora), "languages": list(flt.languages),
+        "labels": list(flt.labels), "generators": list(flt.generators),
+        "subsets": list(flt.subsets), "min_duration_s": flt.min_duration_s,
+        "max_duration_s": flt.max_duration_s, "h_generators": list(hold.generators),
+        "h_languages": list(hold.languages), "h_corpora": list(hold.corpora),
+        "holdout_policy": hold.policy, "seed": spec.seed, "split_names": names,
+        "split_bounds": bounds,
+    }
+
+
+def compute_items(catalog: Catalog, spec: SelectionSpec) -> pd.DataFrame:
+    """The (utt_id, split) rows ``spec`` selects from the catalog, without writing."""
+    return catalog.df(sql.freeze_query(spec.split.by), selection_params(spec))
+
+
+def freeze(catalog: Catalog, spec: SelectionSpec) -> FrozenSelection:
+    """Compute and store the selection (replacing one of the same name) atomically."""
+    items = compute_items(catalog, spec)
+    if items.empty:
+        raise CurateError(f"selection {spec.name!r} selects no utterances; loosen [filter] "
+                          f"(note status defaults to 'ok': run `curate probe` first)")
+    with catalog.transaction() as con:
+        con.execute(sql.DELETE_SELECTION_ITEMS, [spec.name])
+        con.execute(sql.DELETE_SELECTION, [spec.name])
+        con.register("_frozen", items)
+        try:
+            con.execute(sql.INSERT_SELECTION_ITEMS, [spec.name])
+        finally:
+            con.unregister("_frozen")
+        con.execute(sql.INSERT_SELECTION, [spec.name, spec.to_json(), spec.spec_hash,
+                                           spec.seed, len(items)])
+    return FrozenSelection(spec.name, spec.spec_hash, len(items), split_summary(catalog, spec.name))
+
+
+def split_summary(catalog: Catalog, name: str) -> pd.DataFrame:
+    return catalog.df(sql.SELECTION_SPLITS, [name])
+
+
+def selection_rows(catalog: Catalog, name: str, split: str | None = None) -> pd.DataFrame:
+    """The items of a frozen selection joined with their utterance facts and paths."""
+    if catalog.execute(sql.SELECTION_EXISTS, [name]).fetchone() is None:
+        raise CurateError(f"no selection named {name!r} in {catalog.path}; freeze it with "
+                          f"`curate select SPEC.toml`")
+    return catalog.df(sql.SELECTION_ROWS, [name, split, split])
