@@ -198,6 +198,23 @@ def select(
                                              f"({frozen.n_items} items, {frozen.spec_hash[:12]})"))
 
 
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("demo_out"), help="Output folder (corpus, catalog, report)."),
+    quick: bool = typer.Option(False, help="Smaller corpus and fewer steps (< 3 min)."),
+    seed: int = typer.Option(0, help="Seed of the corpus, selection and training."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Probe worker processes."),
+) -> None:
+    """Run the embedded default end to end: corpus, catalog, selection, training, report."""
+    from curate.demo.run import run_demo
+    from curate.progress import progress_bar
+
+    outcome = run_demo(out, quick=quick, seed=seed, jobs=jobs, say=console.print,
+                       progress_factory=progress_bar)
+    console.print(_table(outcome.results, title=f"results of run {outcome.run_id}"))
+    console.print(f"catalog: {outcome.db}\nreport:  {outcome.report}")
+
+
 def main() -> None:
     """Console entry point: user errors become one line and an exit code."""
     try:
@@ -212,10 +229,8 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # usage errors of the command-line parser
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
         raise

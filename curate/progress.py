@@ -1,13 +1,14 @@
 """Progress reporting for long jobs: a rich bar on a terminal, plain lines otherwise.
 
 Library functions take ``progress(done, total)`` callbacks; the CLI makes them here.
-Plain lines (for logs and pipes) are printed at most every ``every_s`` seconds,
-plus the first and the last.
+Plain lines (for logs and pipes) are printed at most every ``every_s`` seconds
+(default 5, or ``$CURATE_PROGRESS_INTERVAL``), plus the first and the last.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 from typing import Callable, Iterator
@@ -19,7 +20,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
 
 @contextlib.contextmanager
 def progress_bar(description: str, *, console: Console | None = None,
-                 every_s: float = 1.0) -> Iterator[Callable[[int, int], None]]:
+                 every_s: float | None = None) -> Iterator[Callable[[int, int], None]]:
     """Yield a ``callback(done, total)`` that shows progress for ``description``."""
     console = console or Console(stderr=True)
     if console.is_terminal:
@@ -33,7 +34,9 @@ def progress_bar(description: str, *, console: Console | None = None,
 
             yield update
         return
-    last = [0.0]
+    if every_s is None:
+        every_s = float(os.environ.get("CURATE_PROGRESS_INTERVAL", "5"))
+    last = [time.monotonic()]
 
     def plain(done: int, total: int) -> None:
         now = time.monotonic()

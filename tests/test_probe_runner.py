@@ -78,7 +78,7 @@ def test_killed_probe_resumes_and_loses_no_row(tmp_path, run_cli):
     root, db = _prepare(tmp_path, n, seconds=1.0, skip={"LA_T_1000010"},
                         corrupt={"LA_T_1000011"})
     assert run_cli("prepare", "asvspoof2019_la", root, "--db", db, "--no-probe")[0] == 0
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "CURATE_PROGRESS_INTERVAL": "0"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "curate.cli", "probe", "--db", str(db), "--batch-size", "25"],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
