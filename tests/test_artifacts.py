@@ -5,11 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.signal
+import torch
 
 from curate.demo.artifacts import GENERATORS, MAX_PEAK, codec_resynthesis
 from curate.demo.espeak import synthesize
 
 SR = 16000
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Short clips: one intra-op thread is faster, and immune to a busy machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

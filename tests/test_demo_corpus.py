@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from curate.demo.artifacts import GENERATORS
 from curate.demo.corpus import ATTACK_IDS, DemoCorpus, build_demo_corpus
@@ -24,6 +25,15 @@ PROTOCOLS = {
     "eval": "ASVspoof2019.LA.cm.eval.trl.txt",
 }
 META_COLUMNS = ["file", "speaker", "language", "label", "generator", "source", "transcript"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Short clips: one intra-op thread is faster, and immune to a busy machine."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 # --------------------------------------------------------------------------- espeak
