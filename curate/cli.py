@@ -31,7 +31,7 @@ def _table(frame, title: str | None = None) -> Table:
     table = Table(title=title, show_lines=False)
     for column in frame.columns:
         justify = "right" if frame[column].dtype.kind in "iuf" else "left"
-        table.add_column(str(column), justify=justify)
+        table.add_column(str(column), justify=justify, overflow="fold")
     for row in frame.itertuples(index=False):
         table.add_row(*["" if v is None or v != v else
                         (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row])

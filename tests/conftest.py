@@ -70,3 +70,14 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip("../shared/realdata is not present on this machine")
     return REALDATA
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread_module():
+    """Run a test module with one torch intra-op thread, then restore the setting."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -14,12 +14,8 @@ SR = 16000
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
+def _one_torch_thread(one_torch_thread_module):
     """Short clips: one intra-op thread is faster, and immune to a busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")

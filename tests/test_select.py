@@ -109,3 +109,28 @@ def test_freeze_stores_selection_and_rows_resolve_paths(tmp_path):
 def test_bad_specs_are_named(data, message):
     with pytest.raises(CurateError, match=message):
         parse_selection(data, "spec.toml")
+
+
+def test_split_by_the_corpus_subsets(tmp_path):
+    with _catalog(tmp_path) as catalog:
+        catalog.execute("UPDATE utterances SET subset = CASE WHEN speaker IN ('s1', 's2') "
+                        "THEN 'eval' WHEN speaker = 's3' THEN 'dev' ELSE subset END")
+        spec = _spec(split={"by": "subset", "subsets": {"train": "train", "eval": "test"}},
+                     holdout={"generators": ["c:g2"]})
+        items = compute_items(catalog, spec).set_index("utt_id")["split"]
+        assert items["c:1_0"] == "test" and items["c:5_1"] == "train"
+        assert "c:3_0" not in items.index  # dev subset is not mapped: left out
+        assert "c:5_4" not in items.index  # held-out generator outside test: dropped
+        assert items["c:1_4"] == "test"
+        with pytest.raises(CurateError, match="takes split.subsets, not fractions"):
+            _spec(split={"by": "subset", "fractions": {"train": 1.0}})
+
+
+def test_shipped_selection_specs_parse():
+    from curate.recipes.spec import builtin_recipes_dir
+    from curate.select.spec import load_selection
+
+    specs = sorted((builtin_recipes_dir() / "selections").glob("*.toml"))
+    assert specs
+    for path in specs:
+        assert load_selection(path).name == path.stem

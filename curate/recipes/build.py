@@ -10,11 +10,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from curate.errors import CurateError
+from curate.tomlfile import read_toml
 
 ENTRY_KEYS = {"recipe", "root", "name"}
 
@@ -29,12 +29,7 @@ class BuildEntry:
 def load_build(path: Path) -> list[BuildEntry]:
     """Parse a build file; relative roots are taken relative to the file."""
     path = Path(path)
-    if not path.is_file():
-        raise CurateError(f"build file {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise CurateError(f"{path}: invalid TOML ({exc})") from None
+    data = read_toml(path, "build file")
     unknown = sorted(set(data) - {"corpus"})
     if unknown:
         raise CurateError(f"{path}: unknown key(s) {', '.join(unknown)}; list corpora as "

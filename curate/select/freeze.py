@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -23,9 +24,15 @@ class FrozenSelection:
 
 def selection_params(spec: SelectionSpec) -> dict:
     """The bound parameters of :func:`curate.select.sql.freeze_query` for ``spec``."""
-    names = [name for name, _ in spec.split.fractions]
-    bounds = list(accumulate(value for _, value in spec.split.fractions))
-    bounds[-1] = 1.0 + 1e-9  # every position lands in a split despite rounding
+    if spec.split.by == "subset":
+        names = [split for _, split in spec.split.subsets]
+        keys = [subset for subset, _ in spec.split.subsets]
+        bounds = []
+    else:
+        names = [name for name, _ in spec.split.fractions]
+        keys = []
+        bounds = list(accumulate(value for _, value in spec.split.fractions))
+        bounds[-1] = 1.0 + 1e-9  # every position lands in a split despite rounding
     flt, hold = spec.filter, spec.holdout
     return {
         "status": flt.status, "corpora": list(flt.corpora), "languages": list(flt.languages),
@@ -34,13 +41,16 @@ def selection_params(spec: SelectionSpec) -> dict:
         "max_duration_s": flt.max_duration_s, "h_generators": list(hold.generators),
         "h_languages": list(hold.languages), "h_corpora": list(hold.corpora),
         "holdout_policy": hold.policy, "seed": spec.seed, "split_names": names,
-        "split_bounds": bounds,
+        "split_bounds": bounds, "subset_keys": keys,
     }
 
 
 def compute_items(catalog: Catalog, spec: SelectionSpec) -> pd.DataFrame:
     """The (utt_id, split) rows ``spec`` selects from the catalog, without writing."""
-    return catalog.df(sql.freeze_query(spec.split.by), selection_params(spec))
+    query = sql.freeze_query(spec.split.by)
+    used = set(re.findall(r"\$([a-z_]+)", query))
+    params = {k: v for k, v in selection_params(spec).items() if k in used}
+    return catalog.df(query, params)
 
 
 def freeze(catalog: Catalog, spec: SelectionSpec) -> FrozenSelection:

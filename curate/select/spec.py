@@ -30,13 +30,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from curate.errors import CurateError
+from curate.tomlfile import read_toml
 
-SPLIT_BY = ("speaker", "source_utt", "utt")
+SPLIT_BY = ("speaker", "source_utt", "utt", "subset")
 HOLDOUT_POLICIES = ("drop", "test")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _SPLIT_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -70,6 +70,7 @@ class Holdout:
 class Split:
     by: str = "speaker"
     fractions: tuple[tuple[str, float], ...] = (("train", 1.0),)
+    subsets: tuple[tuple[str, str], ...] = ()  # corpus subset -> split (by = "subset")
 
 
 @dataclass(frozen=True)
@@ -152,10 +153,14 @@ def parse_selection(data: dict, where: str = "selection") -> SelectionSpec:
                       policy=policy)
 
     raw = data.get("split", {})
-    _check_keys(raw, {"by", "fractions"}, where, "[split]")
+    _check_keys(raw, {"by", "fractions", "subsets"}, where, "[split]")
     by = raw.get("by", "speaker")
     if by not in SPLIT_BY:
         raise CurateError(f"{where}: split.by must be one of {', '.join(SPLIT_BY)}")
+    if by == "subset":
+        return _subset_split(data, raw, where, name, seed, flt, holdout)
+    if "subsets" in raw:
+        raise CurateError(f"{where}: split.subsets is only used with by = \"subset\"")
     fractions = raw.get("fractions", {"train": 1.0})
     if not isinstance(fractions, dict) or not fractions:
         raise CurateError(f"{where}: split.fractions must be a table like "
@@ -179,13 +184,26 @@ def parse_selection(data: dict, where: str = "selection") -> SelectionSpec:
                          split=Split(by=by, fractions=tuple(pairs)))
 
 
+def _subset_split(data, raw, where, name, seed, flt, holdout) -> SelectionSpec:
+    """``by = "subset"``: the corpus's own subsets mapped to splits, no fractions."""
+    if "fractions" in raw:
+        raise CurateError(f"{where}: by = \"subset\" takes split.subsets, not fractions")
+    mapping = raw.get("subsets")
+    if not isinstance(mapping, dict) or not mapping:
+        raise CurateError(f"{where}: by = \"subset\" needs split.subsets, e.g. "
+                          f"{{ train = \"train\", dev = \"dev\", eval = \"test\" }}")
+    pairs = []
+    for subset, split_name in mapping.items():
+        if not isinstance(split_name, str) or not _SPLIT_RE.match(split_name):
+            raise CurateError(f"{where}: split.subsets.{subset} must name a split, a "
+                              f"lowercase identifier")
+        pairs.append((str(subset), split_name))
+    if holdout.active and "test" not in {s for _, s in pairs}:
+        raise CurateError(f"{where}: [holdout] needs a subset mapped to 'test'")
+    return SelectionSpec(name=name, seed=seed, filter=flt, holdout=holdout,
+                         split=Split(by="subset", fractions=(), subsets=tuple(pairs)))
+
+
 def load_selection(path: Path | str) -> SelectionSpec:
     """Read and validate a selection spec TOML file."""
-    path = Path(path)
-    if not path.is_file():
-        raise CurateError(f"selection spec {path} does not exist")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise CurateError(f"{path}: invalid TOML ({exc})") from None
-    return parse_selection(data, str(path))
+    return parse_selection(read_toml(path, "selection spec"), str(path))

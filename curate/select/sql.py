@@ -3,7 +3,8 @@
 Split assignment is deterministic: each group (speaker, source utterance or
 utterance) gets the key md5(seed:group); groups are ordered by key and cut into
 splits at the cumulative item fractions, so the same spec, seed and catalog
-always give the same items, and a group never crosses splits.
+always give the same items, and a group never crosses splits. With
+``by = "subset"`` the corpus's own subsets are mapped to splits instead.
 """
 
 from __future__ import annotations
@@ -17,12 +18,9 @@ GROUP_KEYS = {
 }
 
 
-def freeze_query(split_by: str) -> str:
-    """Rows (utt_id, split) of a selection; parameters are named (see freeze.py)."""
-    group_key = GROUP_KEYS[split_by]
-    return f"""
-WITH filtered AS (
-    SELECT utt_id, {group_key} AS grp,
+_FILTERED = """
+filtered AS (
+    SELECT utt_id, subset, {group_key} AS grp,
            (list_contains($h_generators::VARCHAR[], generator)
             OR list_contains($h_languages::VARCHAR[], language)
             OR list_contains($h_corpora::VARCHAR[], corpus)) IS TRUE AS holdout
@@ -35,7 +33,10 @@ WITH filtered AS (
       AND (len($subsets::VARCHAR[]) = 0 OR list_contains($subsets::VARCHAR[], subset))
       AND ($min_duration_s::DOUBLE IS NULL OR duration_s >= $min_duration_s::DOUBLE)
       AND ($max_duration_s::DOUBLE IS NULL OR duration_s <= $max_duration_s::DOUBLE)
-),
+)"""
+
+# Groups ordered by md5(seed:group), cut at cumulative item fractions.
+_BY_GROUP = """
 groups AS (
     SELECT grp, count(*) AS n, md5(CAST($seed AS VARCHAR) || ':' || grp) AS key
     FROM filtered GROUP BY grp
@@ -47,17 +48,36 @@ placed AS (
     FROM groups
 ),
 assigned AS (
-    SELECT grp, ($split_names::VARCHAR[])[
-               1 + len(list_filter($split_bounds::DOUBLE[], lambda b: b <= pos))] AS split
-    FROM placed
-)
-SELECT f.utt_id,
-       CASE WHEN NOT f.holdout THEN a.split
-            WHEN a.split = 'test' OR $holdout_policy = 'test' THEN 'test' END AS split
-FROM filtered f JOIN assigned a USING (grp)
-WHERE NOT (f.holdout AND a.split <> 'test' AND $holdout_policy = 'drop')
-ORDER BY f.utt_id
+    SELECT f.utt_id, f.holdout, ($split_names::VARCHAR[])[
+               1 + len(list_filter($split_bounds::DOUBLE[], lambda b: b <= p.pos))] AS split
+    FROM filtered f JOIN placed p USING (grp)
+)"""
+
+# The corpus's own subsets mapped to splits; unmapped subsets are left out.
+_BY_SUBSET = """
+assigned AS (
+    SELECT utt_id, holdout,
+           ($split_names::VARCHAR[])[list_position($subset_keys::VARCHAR[], subset)] AS split
+    FROM filtered
+)"""
+
+_FINAL = """
+SELECT utt_id,
+       CASE WHEN NOT holdout THEN split
+            WHEN split = 'test' OR $holdout_policy = 'test' THEN 'test' END AS split
+FROM assigned
+WHERE split IS NOT NULL
+  AND NOT (holdout AND split <> 'test' AND $holdout_policy = 'drop')
+ORDER BY utt_id
 """
+
+
+def freeze_query(split_by: str) -> str:
+    """Rows (utt_id, split) of a selection; parameters are named (see freeze.py)."""
+    if split_by == "subset":
+        return "WITH" + _FILTERED.format(group_key="NULL") + "," + _BY_SUBSET + _FINAL
+    return ("WITH" + _FILTERED.format(group_key=GROUP_KEYS[split_by]) + "," + _BY_GROUP
+            + _FINAL)
 
 
 DELETE_SELECTION_ITEMS = "DELETE FROM selection_items WHERE selection = ?"
