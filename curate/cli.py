@@ -59,17 +59,19 @@ def _print_probe(summary) -> None:
 
 
 def _prepare_one(db, recipe_name: str, root: Path, name: Optional[str], jobs: int,
-                 level: str, probe: bool, base_dir: Path | None = None):
+                 level: str, probe: bool, base_dir: Path | None = None,
+                 restored_as: str = "spoof"):
     from curate.audio.runner import probe_corpus
     from curate.catalog.db import open_catalog
     from curate.progress import progress_bar
-    from curate.recipes.engine import insert_corpus, read_corpus
+    from curate.recipes.engine import insert_corpus, read_corpus_data
     from curate.recipes.spec import load_recipe
 
     recipe = load_recipe(recipe_name, base_dir=base_dir)
-    rows = read_corpus(recipe, root, corpus=name)
+    data = read_corpus_data(recipe, root, corpus=name, restored_label=restored_as)
     with open_catalog(db) as catalog:
-        summary = insert_corpus(catalog, rows, recipe, root, corpus=name)
+        summary = insert_corpus(catalog, data.rows, recipe, root, corpus=name,
+                                segments=data.segments, restored_label=restored_as)
         console.print(f"{summary.corpus}: {summary.rows} utterances ({summary.bonafide} "
                       f"bonafide, {summary.spoof} spoof), {summary.missing} missing files")
         if probe:
@@ -91,9 +93,11 @@ def prepare(
                                                   "(default: the recipe's name)."),
     level: str = typer.Option("full", help="Probe level: header (fast) or full (decode)."),
     no_probe: bool = typer.Option(False, "--no-probe", help="Read the recipe only."),
+    restored_as: str = typer.Option("spoof", help="Label policy for restored and "
+                                                  "copy-synthesised speech: spoof or bonafide."),
 ) -> None:
     """Read one corpus into the catalog and probe its audio (safe to re-run)."""
-    _prepare_one(db, corpus, root, name, jobs, level, not no_probe)
+    _prepare_one(db, corpus, root, name, jobs, level, not no_probe, restored_as=restored_as)
 
 
 @app.command()

@@ -307,3 +307,41 @@ def test_wheel_carries_the_recipes(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == str(tmp_path / "site" / "curate" / "_recipes")
     assert builtin_recipes_dir().is_dir()
+
+
+def _segment_recipe(root, options, recipe):
+    rows = pd.DataFrame({"utt_id": ["p1", "p2"], "path": ["p1.wav", "p2.wav"],
+                         "label": ["spoof", "bonafide"], "artifact": ["partial", None]})
+    segments = pd.DataFrame({"utt_id": ["p1", "p1", "p2"], "start_s": [0.0, 0.2, 0.0],
+                             "end_s": [0.2, 0.5, 0.5], "label": ["bonafide", "spoof",
+                                                                 "bonafide"]})
+    return engine.RecipeOutput(rows, segments)
+
+
+def _restored_recipe(root, options, recipe):
+    return pd.DataFrame({"utt_id": ["r1", "r2", "r3"], "path": ["a.wav", "b.wav", "c.wav"],
+                         "label": ["spoof", "spoof", "spoof"],
+                         "artifact": ["restored", "copy_synthesis", "tts"]})
+
+
+def test_python_recipe_with_segments_replaces_them_on_reprepare(tmp_path):
+    recipe = parse_recipe(f'name = "ps"\nfunction = "{__name__}:_segment_recipe"\n', "ps.toml")
+    data = engine.read_corpus_data(recipe, tmp_path)
+    assert list(data.segments["utt_id"]) == ["ps:p1", "ps:p1", "ps:p2"]
+    with open_catalog(tmp_path / "c.duckdb") as catalog:
+        for _ in range(2):
+            engine.insert_corpus(catalog, data.rows, recipe, tmp_path, segments=data.segments)
+        assert catalog.execute("SELECT count(*) FROM segments").fetchone()[0] == 3
+    bad = data.segments.assign(end_s=[0.1, 0.1, 0.5])
+    with pytest.raises(CurateError, match="no valid start_s < end_s"):
+        engine.validate_segments(bad, data.rows, recipe, "ps")
+
+
+def test_label_policy_for_restored_and_copy_synthesis(tmp_path):
+    recipe = parse_recipe(f'name = "rs"\nfunction = "{__name__}:_restored_recipe"\n', "rs.toml")
+    rows = engine.read_corpus(recipe, tmp_path)
+    assert list(rows["label"]) == ["spoof", "spoof", "spoof"]
+    rows = engine.read_corpus(recipe, tmp_path, restored_label="bonafide")
+    assert list(rows["label"]) == ["bonafide", "bonafide", "spoof"]
+    with pytest.raises(ValueError, match="restored_label must be one of"):
+        engine.read_corpus(recipe, tmp_path, restored_label="maybe")

@@ -19,6 +19,13 @@ FROM utterances WHERE corpus = ?
 """
 
 DELETE_CORPUS_ROWS = "DELETE FROM utterances WHERE corpus = ?"
+DELETE_CORPUS_SEGMENTS = """
+DELETE FROM segments WHERE utt_id IN (SELECT utt_id FROM utterances WHERE corpus = ?)
+"""
+INSERT_SEGMENTS = """
+INSERT INTO segments (utt_id, start_s, end_s, label)
+SELECT utt_id, start_s, end_s, label FROM _new_segments
+"""
 
 INSERT_CORPUS_ROWS = f"""
 INSERT INTO utterances ({", ".join(RECIPE_COLUMNS)}, status, error, {", ".join(_FACTS_AND_STATE)})

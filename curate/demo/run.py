@@ -25,7 +25,7 @@ from curate.ablate.report import results_table, write_run_report
 from curate.audio.runner import probe_corpus
 from curate.catalog.db import open_catalog
 from curate.demo.corpus import build_demo_corpus
-from curate.recipes.engine import insert_corpus, read_corpus
+from curate.recipes.engine import insert_corpus, read_corpus_data
 from curate.recipes.spec import load_recipe
 from curate.select.freeze import freeze
 from curate.select.spec import load_selection
@@ -122,8 +122,9 @@ def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0
     with open_catalog(db) as catalog:
         for recipe, root, name in ((load_recipe("asvspoof2019_la"), corpus.la_root, "demo_la"),
                                    (load_recipe(str(recipe_path)), corpus.multi_root, None)):
-            rows = read_corpus(recipe, root, corpus=name)
-            summary = insert_corpus(catalog, rows, recipe, root, corpus=name)
+            data = read_corpus_data(recipe, root, corpus=name)
+            summary = insert_corpus(catalog, data.rows, recipe, root, corpus=name,
+                                    segments=data.segments)
             with bar(f"probe {summary.corpus}") as progress:
                 probed = probe_corpus(catalog, summary.corpus, jobs=jobs, progress=progress)
             say(f"    {summary.corpus}: {summary.rows} utterances, status "

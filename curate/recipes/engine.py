@@ -8,6 +8,7 @@ files whose path did not change (the probe then re-checks size and mtime).
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import os
 import re
@@ -27,6 +28,24 @@ from curate.recipes.languages import to_iso639_3
 from curate.recipes.spec import Recipe
 
 _EXAMPLES = 5
+
+
+# Artifact kinds whose label the label policy decides (see docs/recipes.md).
+POLICY_ARTIFACTS: tuple[str, ...] = ("restored", "copy_synthesis")
+LABEL_POLICIES: tuple[str, ...] = ("spoof", "bonafide")
+SEGMENT_COLUMNS: tuple[str, ...] = ("utt_id", "start_s", "end_s", "label")
+
+
+@dataclass(frozen=True)
+class RecipeOutput:
+    """What a Python recipe may return instead of a bare DataFrame of rows.
+
+    ``segments`` (partially spoofed corpora): columns utt_id, start_s, end_s
+    (seconds) and label (bonafide | spoof), with the same utt_ids as ``rows``.
+    """
+
+    rows: pd.DataFrame
+    segments: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -106,21 +125,23 @@ def _run_sql(recipe: Recipe, root: Path) -> pd.DataFrame:
         con.close()
 
 
-def run_recipe(recipe: Recipe, root: Path) -> pd.DataFrame:
-    """Run ``recipe`` over ``root`` and return its raw rows (not yet validated)."""
+def run_recipe(recipe: Recipe, root: Path) -> RecipeOutput:
+    """Run ``recipe`` over ``root`` and return its raw output (not yet validated)."""
     if recipe.kind == "generic" and not recipe.options:
         raise CurateError(
             f"{recipe.source} is a generic recipe and needs options: write a TOML with "
             f"base = {recipe.name!r} and an [options] table (docs/recipes.md)"
         )
     if recipe.sql is not None:
-        return _run_sql(recipe, root)
+        return RecipeOutput(_run_sql(recipe, root))
     function = resolve_function(recipe.function, recipe.source)
-    frame = function(root, dict(recipe.options), recipe)
-    if not isinstance(frame, pd.DataFrame):
+    output = function(root, dict(recipe.options), recipe)
+    if isinstance(output, pd.DataFrame):
+        return RecipeOutput(output)
+    if not isinstance(output, RecipeOutput):
         raise CurateError(f"{recipe.source}: function {recipe.function!r} must return a "
-                          f"pandas DataFrame, got {type(frame).__name__}")
-    return frame
+                          f"pandas DataFrame or RecipeOutput, got {type(output).__name__}")
+    return output
 
 
 def _examples(values) -> str:
@@ -135,7 +156,8 @@ def _namespace(series: pd.Series, corpus: str) -> pd.Series:
     return text.where(text.isna() | text.str.contains(":", regex=False), prefix + text)
 
 
-def validate_rows(frame: pd.DataFrame, recipe: Recipe, corpus: str, root: Path) -> pd.DataFrame:
+def validate_rows(frame: pd.DataFrame, recipe: Recipe, corpus: str, root: Path, *,
+                  restored_label: str = "spoof") -> pd.DataFrame:
     """Check and normalise recipe rows into the manifest contract.
 
     Checks: required columns, no unknown columns, label vocabulary, non-empty and
@@ -160,6 +182,11 @@ def validate_rows(frame: pd.DataFrame, recipe: Recipe, corpus: str, root: Path) 
         raise CurateError(f"{src}: the recipe found no utterances under {root}; check ROOT"
                           + (f" ({recipe.layout})" if recipe.layout else ""))
 
+    if restored_label not in LABEL_POLICIES:
+        raise ValueError(f"restored_label must be one of {LABEL_POLICIES}, got "
+                         f"{restored_label!r}")
+    policy = out["artifact"].isin(POLICY_ARTIFACTS).fillna(False).astype(bool)
+    out.loc[policy, "label"] = restored_label
     bad_label = ~out["label"].isin(LABELS)
     if bad_label.any():
         values = out.loc[bad_label, "label"].fillna("<null>").value_counts()
@@ -209,19 +236,73 @@ def validate_rows(frame: pd.DataFrame, recipe: Recipe, corpus: str, root: Path) 
     return out.reset_index(drop=True)
 
 
-def read_corpus(recipe: Recipe, root: Path | str, *, corpus: str | None = None) -> pd.DataFrame:
-    """Run and validate ``recipe`` over ``root``; returns the manifest rows."""
+def validate_segments(segments: pd.DataFrame, rows: pd.DataFrame, recipe: Recipe,
+                      corpus: str) -> pd.DataFrame:
+    """Check segment labels against their utterances; namespace their utt_ids."""
+    src = recipe.source
+    missing = [c for c in SEGMENT_COLUMNS if c not in segments.columns]
+    if missing:
+        raise CurateError(f"{src}: segments lack column(s) {', '.join(missing)}")
+    out = segments[list(SEGMENT_COLUMNS)].copy()
+    out["utt_id"] = _namespace(out["utt_id"].astype("string"), corpus)
+    out["start_s"] = pd.to_numeric(out["start_s"], errors="coerce")
+    out["end_s"] = pd.to_numeric(out["end_s"], errors="coerce")
+    bad = out["start_s"].isna() | out["end_s"].isna() | (out["start_s"] < 0) | \
+        (out["end_s"] <= out["start_s"])
+    if bad.any():
+        raise CurateError(f"{src}: {int(bad.sum())} segment(s) have no valid start_s < end_s "
+                          f"(e.g. {_examples(out.loc[bad, 'utt_id'])})")
+    if not out["label"].isin(LABELS).all():
+        raise CurateError(f"{src}: segment labels must be 'bonafide' or 'spoof'; found "
+                          f"{_examples(out.loc[~out['label'].isin(LABELS), 'label'].unique())}")
+    unknown = ~out["utt_id"].isin(rows["utt_id"])
+    if unknown.any():
+        raise CurateError(f"{src}: segments name utterances the recipe did not return: "
+                          f"{_examples(out.loc[unknown, 'utt_id'].unique())}")
+    return out.sort_values(["utt_id", "start_s"], kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class CorpusData:
+    """Validated rows (and segment labels, where the corpus has them) of one corpus."""
+
+    rows: pd.DataFrame
+    segments: pd.DataFrame | None = None
+
+
+def read_corpus_data(recipe: Recipe, root: Path | str, *, corpus: str | None = None,
+                     restored_label: str = "spoof") -> CorpusData:
+    """Run and validate ``recipe`` over ``root``: rows and segments.
+
+    ``restored_label`` is the label policy for restored and copy-synthesised speech
+    (artifact ``restored`` / ``copy_synthesis``): ``spoof`` (default) or ``bonafide``.
+    """
     root = Path(root).expanduser().resolve()
     if not root.is_dir():
         hint = f" ({recipe.layout})" if recipe.layout else ""
         raise CurateError(f"ROOT {root} is not a folder; pass the corpus folder{hint}")
     name = corpus or recipe.name
-    return validate_rows(run_recipe(recipe, root), recipe, name, root)
+    output = run_recipe(recipe, root)
+    rows = validate_rows(output.rows, recipe, name, root, restored_label=restored_label)
+    segments = None
+    if output.segments is not None:
+        segments = validate_segments(output.segments, rows, recipe, name)
+    return CorpusData(rows, segments)
+
+
+def read_corpus(recipe: Recipe, root: Path | str, *, corpus: str | None = None,
+                restored_label: str = "spoof") -> pd.DataFrame:
+    """Run and validate ``recipe`` over ``root``; returns the manifest rows."""
+    return read_corpus_data(recipe, root, corpus=corpus, restored_label=restored_label).rows
 
 
 def insert_corpus(catalog: Catalog, rows: pd.DataFrame, recipe: Recipe, root: Path | str,
-                  *, corpus: str | None = None) -> ReadSummary:
-    """Replace ``corpus``'s rows with ``rows`` (from :func:`read_corpus`), atomically."""
+                  *, corpus: str | None = None, segments: pd.DataFrame | None = None,
+                  restored_label: str = "spoof") -> ReadSummary:
+    """Replace ``corpus``'s rows (and segments) with the validated ones, atomically.
+
+    ``corpora.recipe_hash`` covers the label policy too when it is not the default.
+    """
     name = corpus or recipe.name
     root = str(Path(root).expanduser().resolve())
     new = rows.copy()
@@ -231,10 +312,19 @@ def insert_corpus(catalog: Catalog, rows: pd.DataFrame, recipe: Recipe, root: Pa
         con.register("_new_rows", new)
         try:
             con.execute(catalog_sql.CARRY_PROBES, [name])
+            con.execute(catalog_sql.DELETE_CORPUS_SEGMENTS, [name])
             con.execute(catalog_sql.DELETE_CORPUS_ROWS, [name])
             con.execute(catalog_sql.INSERT_CORPUS_ROWS)
+            if segments is not None and len(segments):
+                con.register("_new_segments", segments)
+                con.execute(catalog_sql.INSERT_SEGMENTS)
+                con.unregister("_new_segments")
+            recipe_hash = recipe.recipe_hash
+            if restored_label != "spoof":
+                recipe_hash = hashlib.blake2b(f"{recipe_hash}:restored={restored_label}"
+                                              .encode(), digest_size=16).hexdigest()
             con.execute(catalog_sql.UPSERT_CORPUS, [name, root, recipe.source,
-                                                    recipe.recipe_hash, recipe.title,
+                                                    recipe_hash, recipe.title,
                                                     recipe.kind, len(new)])
         finally:
             con.unregister("_new_rows")
