@@ -39,9 +39,16 @@ def _table(frame, title: str | None = None) -> Table:
 
 
 @app.command()
-def corpora() -> None:
+def corpora(
+    markdown: bool = typer.Option(False, "--markdown", help="Print the docs/corpora.md table."),
+) -> None:
     """List the built-in corpus recipes."""
+    from curate.recipes.listing import corpora_markdown
     from curate.recipes.spec import builtin_corpus_recipes, load_recipe
+
+    if markdown:
+        print(corpora_markdown(), end="")
+        return
 
     table = Table(title="corpus recipes")
     for column in ("name", "kind", "languages", "title"):

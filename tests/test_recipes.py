@@ -345,3 +345,11 @@ def test_label_policy_for_restored_and_copy_synthesis(tmp_path):
     assert list(rows["label"]) == ["bonafide", "bonafide", "spoof"]
     with pytest.raises(ValueError, match="restored_label must be one of"):
         engine.read_corpus(recipe, tmp_path, restored_label="maybe")
+
+
+def test_docs_corpora_table_is_in_sync_with_the_recipes():
+    from curate.recipes.listing import corpora_markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "corpora.md"
+    assert doc.read_text() == corpora_markdown(), \
+        "regenerate with: curate corpora --markdown > docs/corpora.md"

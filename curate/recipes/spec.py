@@ -35,7 +35,7 @@ from curate.errors import CurateError
 KINDS = ("genuine", "artifact", "mixed", "generic")
 TOP_KEYS = {
     "name", "title", "url", "licence", "languages", "kind", "layout", "inputs",
-    "sql", "function", "options", "base",
+    "sql", "function", "options", "base", "obtain", "notes",
 }
 INPUT_KEYS = {"glob", "required"}
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -63,6 +63,8 @@ class Recipe:
     languages: tuple[str, ...] = ()
     kind: str = "mixed"
     layout: str = ""
+    obtain: str = ""  # where and how to get the corpus
+    notes: str = ""  # label policy, quirks, what maps to what
     inputs: tuple[InputSpec, ...] = ()
     sql: str | None = None
     function: str | None = None
@@ -154,7 +156,8 @@ def parse_recipe(text: str, source: str, *, base_dir: Path | None = None) -> Rec
         name=name, source=source, text=text, title=str(data.get("title", "")),
         url=str(data.get("url", "")), licence=str(data.get("licence", "")),
         languages=tuple(str(x) for x in languages), kind=kind,
-        layout=str(data.get("layout", "")).strip(), inputs=tuple(inputs), sql=sql,
+        layout=str(data.get("layout", "")).strip(), obtain=str(data.get("obtain", "")).strip(),
+        notes=str(data.get("notes", "")).strip(), inputs=tuple(inputs), sql=sql,
         function=function, options=dict(options),
     )
 
