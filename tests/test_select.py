@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -134,3 +135,119 @@ def test_shipped_selection_specs_parse():
     assert specs
     for path in specs:
         assert load_selection(path).name == path.stem
+
+
+# --- quota, temperature, balance, dedup, where; agreement with the pandas reference ---
+
+from curate.select.reference import NEEDED, select_pandas  # noqa: E402
+from curate.select.synthetic import make_synthetic_catalog  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    catalog = open_catalog(tmp_path_factory.mktemp("syn") / "c.duckdb")
+    make_synthetic_catalog(catalog, 6000, seed=3)
+    yield catalog
+    catalog.close()
+
+
+def _rows(catalog, items):
+    table = catalog.df("SELECT * FROM utterances").set_index("utt_id")
+    return table.loc[items["utt_id"]].assign(split=items["split"].to_numpy(),
+                                             weight=items["weight"].to_numpy())
+
+
+def test_quota_caps_hours_per_group_within_one_utterance(synthetic):
+    spec = _spec(quota={"by": ["language", "label"], "hours": 0.5,
+                        "caps": {"language": {"eng": 0.2}}})
+    rows = _rows(synthetic, compute_items(synthetic, spec))
+    hours = rows.groupby(["language", "label"])["duration_s"].sum() / 3600
+    available = (synthetic.df("SELECT language, label, sum(duration_s) / 3600 AS h FROM "
+                              "utterances WHERE status = 'ok' GROUP BY ALL")
+                 .set_index(["language", "label"])["h"])
+    longest = 10.0 / 3600
+    for (language, label), value in hours.items():
+        cap = 0.2 if language == "eng" else 0.5
+        assert value <= cap + 1e-9
+        assert value >= min(cap, available[(language, label)]) - longest  # within one utterance
+    counted = compute_items(synthetic, _spec(quota={"by": ["corpus"], "count": 100}))
+    per_corpus = counted["utt_id"].str.split(":").str[0].value_counts()
+    assert (per_corpus == 100).all()
+
+
+def test_temperature_flattens_the_language_distribution(synthetic):
+    # make languages unequal: drop 3/4 of every language but English
+    base = _spec(filter={"where": "language = 'eng' OR hash(utt_id) % 4 = 0"})
+    natural = _rows(synthetic, compute_items(synthetic, base))
+    share = natural.groupby("language")["duration_s"].sum()
+    share /= share.sum()
+    hot = _rows(synthetic, compute_items(synthetic, _spec(
+        filter={"where": "language = 'eng' OR hash(utt_id) % 4 = 0"},
+        quota={"temperature": 5.0, "temperature_by": "language"})))
+    flat = hot.groupby("language")["duration_s"].sum()
+    flat /= flat.sum()
+    assert share["eng"] > 0.2 and flat["eng"] < share["eng"] - 0.05
+    assert flat.max() / flat.min() < share.max() / share.min()
+
+
+def test_balance_downsample_and_weight(synthetic):
+    rows = _rows(synthetic, compute_items(synthetic, _spec(balance={"ratio": 1.0})))
+    counts = rows["label"].value_counts()
+    assert abs(counts["bonafide"] - counts["spoof"]) <= 1
+    rows = _rows(synthetic, compute_items(synthetic, _spec(balance={"ratio": 0.5,
+                                                                    "by": ["language"]})))
+    per = rows.groupby(["language", "label"]).size().unstack()
+    assert ((per["bonafide"] - 0.5 * per["spoof"]).abs() <= 1).all()
+    weighted = _rows(synthetic, compute_items(synthetic, _spec(
+        balance={"ratio": 1.0, "method": "weight"})))
+    mass = weighted.groupby("label")["weight"].sum()
+    assert abs(mass["bonafide"] - mass["spoof"]) < 1e-6 * len(weighted)
+    assert len(weighted) == len(compute_items(synthetic, _spec()))
+
+
+def test_dedup_content_hash_and_source(synthetic):
+    plain = _rows(synthetic, compute_items(synthetic, _spec()))
+    assert plain["content_hash"].duplicated().any()
+    rows = _rows(synthetic, compute_items(synthetic, _spec(dedup={"content_hash": True})))
+    assert not rows["content_hash"].duplicated().any()
+    kept = plain.sort_index().drop_duplicates("content_hash").index
+    assert set(rows.index) == set(kept)  # the smallest utt_id of each hash is kept
+    rows = _rows(synthetic, compute_items(synthetic, _spec(dedup={"source_utt": True})))
+    spoof = rows[rows.label == "spoof"]
+    assert not spoof["source_utt"].duplicated().any()
+
+
+def test_where_escape_hatch_is_checked_and_applied(synthetic):
+    rows = _rows(synthetic, compute_items(synthetic, _spec(
+        filter={"where": "duration_s BETWEEN 2 AND 3 AND language IN ('deu', 'pol')"})))
+    assert rows["duration_s"].between(2, 3).all()
+    assert set(rows["language"]) == {"deu", "pol"}
+    with pytest.raises(CurateError, match="not a column of utterances"):
+        _spec(filter={"where": "colour = 'red'"})
+    with pytest.raises(CurateError, match="may not contain ';'"):
+        _spec(filter={"where": "label = 'spoof'; DROP TABLE utterances"})
+    with pytest.raises(CurateError, match="'SELECT' is not a column"):
+        _spec(filter={"where": "utt_id IN (SELECT utt_id FROM selection_items)"})
+
+
+@pytest.mark.parametrize("sections", [
+    {},
+    {"split": {"by": "speaker", "fractions": {"train": 0.7, "dev": 0.1, "test": 0.2}},
+     "holdout": {"generators": ["syn1:A03"]}},
+    {"dedup": {"content_hash": True, "source_utt": True},
+     "quota": {"by": ["language", "label"], "hours": 0.4, "caps": {"label": {"spoof": 0.3}}},
+     "balance": {"ratio": 1.0, "by": ["corpus"]},
+     "split": {"by": "source_utt", "fractions": {"train": 0.8, "test": 0.2}}},
+    {"quota": {"temperature": 2.0, "temperature_by": "corpus"},
+     "balance": {"ratio": 2.0, "method": "weight"},
+     "split": {"by": "subset", "subsets": {"train": "train", "eval": "test"}}},
+])
+def test_sql_freeze_equals_the_pandas_reference(synthetic, sections):
+    spec = _spec(**sections)
+    sql_items = compute_items(synthetic, spec)
+    frame = synthetic.df(f"SELECT {', '.join(NEEDED)} FROM utterances")
+    pandas_items = select_pandas(frame, spec)
+    assert len(sql_items) > 100
+    pd.testing.assert_frame_equal(sql_items[["utt_id", "split"]],
+                                  pandas_items[["utt_id", "split"]])
+    np.testing.assert_allclose(sql_items["weight"], pandas_items["weight"], rtol=1e-9)

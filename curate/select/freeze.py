@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from itertools import accumulate
 
+import duckdb
 import pandas as pd
 
 from curate.catalog.db import Catalog
@@ -33,8 +34,15 @@ def selection_params(spec: SelectionSpec) -> dict:
         keys = []
         bounds = list(accumulate(value for _, value in spec.split.fractions))
         bounds[-1] = 1.0 + 1e-9  # every position lands in a split despite rounding
-    flt, hold = spec.filter, spec.holdout
+    flt, hold, quota = spec.filter, spec.holdout, spec.quota
+    caps: dict[str, object] = {"cap_default": quota.cap if quota.cap is not None else
+                               float("inf")}
+    for i, column in enumerate(sorted({c for c, _, _ in quota.caps})):
+        caps[f"capk_{i}"] = [v for c, v, _ in quota.caps if c == column]
+        caps[f"capv_{i}"] = [limit for c, _, limit in quota.caps if c == column]
     return {
+        **caps, "temperature": quota.temperature, "total_hours": quota.total_hours,
+        "ratio": spec.balance.ratio,
         "status": flt.status, "corpora": list(flt.corpora), "languages": list(flt.languages),
         "labels": list(flt.labels), "generators": list(flt.generators),
         "subsets": list(flt.subsets), "min_duration_s": flt.min_duration_s,
@@ -47,10 +55,14 @@ def selection_params(spec: SelectionSpec) -> dict:
 
 def compute_items(catalog: Catalog, spec: SelectionSpec) -> pd.DataFrame:
     """The (utt_id, split) rows ``spec`` selects from the catalog, without writing."""
-    query = sql.freeze_query(spec.split.by)
-    used = set(re.findall(r"\$([a-z_]+)", query))
+    query = sql.freeze_query(spec)
+    used = set(re.findall(r"\$([a-z_0-9]+)", query))
     params = {k: v for k, v in selection_params(spec).items() if k in used}
-    return catalog.df(query, params)
+    try:
+        return catalog.df(query, params)
+    except duckdb.Error as exc:
+        detail = str(exc).strip().splitlines()[0]
+        raise CurateError(f"selection {spec.name!r} failed in the catalog: {detail}") from None
 
 
 def freeze(catalog: Catalog, spec: SelectionSpec) -> FrozenSelection:

@@ -33,10 +33,13 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from curate.catalog.columns import GROUPABLE
 from curate.errors import CurateError
+from curate.select.where import check_where
 from curate.tomlfile import read_toml
 
 SPLIT_BY = ("speaker", "source_utt", "utt", "subset")
+BALANCE_METHODS = ("downsample", "weight")
 HOLDOUT_POLICIES = ("drop", "test")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _SPLIT_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -52,6 +55,7 @@ class Filter:
     min_duration_s: float | None = None
     max_duration_s: float | None = None
     status: str = "ok"
+    where: str | None = None  # a checked SQL boolean over utterances columns
 
 
 @dataclass(frozen=True)
@@ -74,12 +78,47 @@ class Split:
 
 
 @dataclass(frozen=True)
+class Quota:
+    """Caps per group (hours or counts) and temperature sampling across groups."""
+
+    by: tuple[str, ...] = ()
+    unit: str = "hours"  # hours | count
+    cap: float | None = None  # default cap per group, in `unit`
+    caps: tuple[tuple[str, str, float], ...] = ()  # (column, value, cap) overrides
+    temperature: float | None = None  # p ~ n^(1/T) across temperature_by groups
+    temperature_by: str = "language"
+    total_hours: float | None = None  # budget of temperature sampling
+
+    @property
+    def active(self) -> bool:
+        return self.cap is not None or bool(self.caps)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """bonafide:spoof = ratio:1, per group (``by``) or global."""
+
+    ratio: float | None = None
+    by: tuple[str, ...] = ()
+    method: str = "downsample"  # downsample | weight
+
+
+@dataclass(frozen=True)
+class Dedup:
+    content_hash: bool = False  # keep one row per decoded-audio hash (smallest utt_id)
+    source_utt: bool = False  # keep one artifact per genuine source (seeded choice)
+
+
+@dataclass(frozen=True)
 class SelectionSpec:
     name: str
     seed: int = 0
     filter: Filter = field(default_factory=Filter)
     holdout: Holdout = field(default_factory=Holdout)
     split: Split = field(default_factory=Split)
+    quota: Quota = field(default_factory=Quota)
+    balance: Balance = field(default_factory=Balance)
+    dedup: Dedup = field(default_factory=Dedup)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -112,18 +151,34 @@ def _check_keys(table: dict, allowed: set[str], where: str, section: str) -> Non
 
 def parse_selection(data: dict, where: str = "selection") -> SelectionSpec:
     """Validate a spec given as a dict (parsed TOML); ``where`` names it in errors."""
-    _check_keys(data, {"name", "seed", "filter", "holdout", "split"}, where, "the top level")
+    _check_keys(data, {"name", "seed", "filter", "holdout", "split", "quota", "balance",
+                       "dedup"}, where, "the top level")
     name = data.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise CurateError(f"{where}: name must be an identifier like 'train_v1'")
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise CurateError(f"{where}: seed must be an integer")
+    holdout = _parse_holdout(_table(data, "holdout", where), where)
+    return SelectionSpec(
+        name=name, seed=seed, filter=_parse_filter(_table(data, "filter", where), where),
+        holdout=holdout, split=_parse_split(_table(data, "split", where), where, holdout),
+        quota=_parse_quota(_table(data, "quota", where), where),
+        balance=_parse_balance(_table(data, "balance", where), where),
+        dedup=_parse_dedup(_table(data, "dedup", where), where),
+    )
 
-    raw = data.get("filter", {})
-    filter_keys = {f for f in Filter.__dataclass_fields__}
-    _check_keys(raw, filter_keys, where, "[filter]")
-    kwargs = {}
+
+def _table(data: dict, key: str, where: str) -> dict:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise CurateError(f"{where}: {key} must be a table ([{key}])")
+    return value
+
+
+def _parse_filter(raw: dict, where: str) -> Filter:
+    _check_keys(raw, set(Filter.__dataclass_fields__), where, "[filter]")
+    kwargs: dict = {}
     for key in ("corpora", "languages", "labels", "generators", "subsets"):
         if key in raw:
             kwargs[key] = _strings(raw[key], where, f"filter.{key}")
@@ -134,6 +189,8 @@ def parse_selection(data: dict, where: str = "selection") -> SelectionSpec:
         if not isinstance(raw["status"], str):
             raise CurateError(f"{where}: filter.status must be a status name or 'any'")
         kwargs["status"] = raw["status"]
+    if "where" in raw:
+        kwargs["where"] = check_where(raw["where"], where)
     bad_labels = sorted(set(kwargs.get("labels", ())) - {"bonafide", "spoof"})
     if bad_labels:
         raise CurateError(f"{where}: filter.labels has {', '.join(bad_labels)}; use "
@@ -142,23 +199,35 @@ def parse_selection(data: dict, where: str = "selection") -> SelectionSpec:
     if (flt.min_duration_s is not None and flt.max_duration_s is not None
             and flt.min_duration_s > flt.max_duration_s):
         raise CurateError(f"{where}: filter.min_duration_s is above filter.max_duration_s")
+    return flt
 
-    raw = data.get("holdout", {})
+
+def _parse_holdout(raw: dict, where: str) -> Holdout:
     _check_keys(raw, {"generators", "languages", "corpora", "policy"}, where, "[holdout]")
     policy = raw.get("policy", "drop")
     if policy not in HOLDOUT_POLICIES:
         raise CurateError(f"{where}: holdout.policy must be one of {', '.join(HOLDOUT_POLICIES)}")
-    holdout = Holdout(**{k: _strings(raw[k], where, f"holdout.{k}")
-                         for k in ("generators", "languages", "corpora") if k in raw},
-                      policy=policy)
+    return Holdout(**{k: _strings(raw[k], where, f"holdout.{k}")
+                      for k in ("generators", "languages", "corpora") if k in raw},
+                   policy=policy)
 
-    raw = data.get("split", {})
+
+def _columns(value, where: str, key: str) -> tuple[str, ...]:
+    names = _strings(value, where, key)
+    bad = [c for c in names if c not in GROUPABLE]
+    if bad:
+        raise CurateError(f"{where}: {key} has {', '.join(bad)}; group by any of "
+                          f"{', '.join(GROUPABLE)}")
+    return names
+
+
+def _parse_split(raw: dict, where: str, holdout: Holdout) -> Split:
     _check_keys(raw, {"by", "fractions", "subsets"}, where, "[split]")
     by = raw.get("by", "speaker")
     if by not in SPLIT_BY:
         raise CurateError(f"{where}: split.by must be one of {', '.join(SPLIT_BY)}")
     if by == "subset":
-        return _subset_split(data, raw, where, name, seed, flt, holdout)
+        return _subset_split(raw, where, holdout)
     if "subsets" in raw:
         raise CurateError(f"{where}: split.subsets is only used with by = \"subset\"")
     fractions = raw.get("fractions", {"train": 1.0})
@@ -180,11 +249,10 @@ def parse_selection(data: dict, where: str = "selection") -> SelectionSpec:
     if holdout.active and "test" not in dict(pairs):
         raise CurateError(f"{where}: [holdout] needs a 'test' split in split.fractions "
                           f"(it may be 0 to hold out only the listed rows)")
-    return SelectionSpec(name=name, seed=seed, filter=flt, holdout=holdout,
-                         split=Split(by=by, fractions=tuple(pairs)))
+    return Split(by=by, fractions=tuple(pairs))
 
 
-def _subset_split(data, raw, where, name, seed, flt, holdout) -> SelectionSpec:
+def _subset_split(raw: dict, where: str, holdout: Holdout) -> Split:
     """``by = "subset"``: the corpus's own subsets mapped to splits, no fractions."""
     if "fractions" in raw:
         raise CurateError(f"{where}: by = \"subset\" takes split.subsets, not fractions")
@@ -200,8 +268,73 @@ def _subset_split(data, raw, where, name, seed, flt, holdout) -> SelectionSpec:
         pairs.append((str(subset), split_name))
     if holdout.active and "test" not in {s for _, s in pairs}:
         raise CurateError(f"{where}: [holdout] needs a subset mapped to 'test'")
-    return SelectionSpec(name=name, seed=seed, filter=flt, holdout=holdout,
-                         split=Split(by="subset", fractions=(), subsets=tuple(pairs)))
+    return Split(by="subset", fractions=(), subsets=tuple(pairs))
+
+
+def _parse_quota(raw: dict, where: str) -> Quota:
+    _check_keys(raw, {"by", "hours", "count", "caps", "temperature", "temperature_by",
+                      "total_hours"}, where, "[quota]")
+    if "hours" in raw and "count" in raw:
+        raise CurateError(f"{where}: give quota.hours or quota.count, not both")
+    unit = "count" if "count" in raw else "hours"
+    cap = _number(raw[unit], where, f"quota.{unit}") if unit in raw else None
+    if cap is not None and cap <= 0:
+        raise CurateError(f"{where}: quota.{unit} must be positive")
+    by = _columns(raw.get("by", []), where, "quota.by")
+    caps_raw = raw.get("caps", {})
+    if not isinstance(caps_raw, dict):
+        raise CurateError(f"{where}: quota.caps must be a table like "
+                          f"{{ language = {{ eng = 5.0 }} }}")
+    caps = []
+    for column, table in caps_raw.items():
+        if column not in by:
+            raise CurateError(f"{where}: quota.caps.{column}: {column!r} is not in quota.by")
+        if not isinstance(table, dict):
+            raise CurateError(f"{where}: quota.caps.{column} must map values to caps")
+        for value, limit in table.items():
+            limit = _number(limit, where, f"quota.caps.{column}.{value}")
+            caps.append((column, str(value), limit))
+    if (cap is not None or caps) and not by:
+        raise CurateError(f"{where}: quota.{unit} needs quota.by, e.g. by = [\"language\"]")
+    temperature = raw.get("temperature")
+    if temperature is not None:
+        temperature = _number(temperature, where, "quota.temperature")
+        if temperature <= 0:
+            raise CurateError(f"{where}: quota.temperature must be positive (1 = natural)")
+    temperature_by = raw.get("temperature_by", "language")
+    if temperature_by not in ("language", "corpus"):
+        raise CurateError(f"{where}: quota.temperature_by must be 'language' or 'corpus'")
+    total = raw.get("total_hours")
+    if total is not None:
+        total = _number(total, where, "quota.total_hours")
+        if temperature is None:
+            raise CurateError(f"{where}: quota.total_hours is the budget of temperature "
+                              f"sampling; set quota.temperature too")
+    return Quota(by=by, unit=unit, cap=cap, caps=tuple(caps), temperature=temperature,
+                 temperature_by=temperature_by, total_hours=total)
+
+
+def _parse_balance(raw: dict, where: str) -> Balance:
+    _check_keys(raw, {"ratio", "by", "method"}, where, "[balance]")
+    if not raw:
+        return Balance()
+    ratio = _number(raw.get("ratio", 1.0), where, "balance.ratio")
+    if ratio <= 0:
+        raise CurateError(f"{where}: balance.ratio (bonafide per spoof) must be positive")
+    method = raw.get("method", "downsample")
+    if method not in BALANCE_METHODS:
+        raise CurateError(f"{where}: balance.method must be one of {', '.join(BALANCE_METHODS)}")
+    return Balance(ratio=ratio, by=_columns(raw.get("by", []), where, "balance.by"),
+                   method=method)
+
+
+def _parse_dedup(raw: dict, where: str) -> Dedup:
+    _check_keys(raw, {"content_hash", "source_utt"}, where, "[dedup]")
+    for key, value in raw.items():
+        if not isinstance(value, bool):
+            raise CurateError(f"{where}: dedup.{key} must be true or false")
+    return Dedup(content_hash=raw.get("content_hash", False),
+                 source_utt=raw.get("source_utt", False))
 
 
 def load_selection(path: Path | str) -> SelectionSpec:

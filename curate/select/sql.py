@@ -1,13 +1,24 @@
 """The selection stage's SQL, in one place. Every user value is a bound parameter.
 
-Split assignment is deterministic: each group (speaker, source utterance or
-utterance) gets the key md5(seed:group); groups are ordered by key and cut into
-splits at the cumulative item fractions, so the same spec, seed and catalog
-always give the same items, and a group never crosses splits. With
+A freeze is one query, a chain of CTEs, each reading the one before:
+
+``filtered`` -> ``dedup_hash`` -> ``dedup_source`` -> ``quota`` -> ``temperature``
+-> ``balanced`` -> ``assigned`` (split) -> final (holdout policy).
+
+Stages the spec does not ask for are left out of the chain. Randomness is a key
+per row, md5(seed:utt_id), and per split group, md5(seed:group): the same spec,
+seed and catalog always give the same items. Split groups are ordered by key and
+cut at the cumulative item fractions, so a group never crosses splits; with
 ``by = "subset"`` the corpus's own subsets are mapped to splits instead.
+
+Identifiers that vary (group-by columns) come from the validated whitelist
+``curate.catalog.columns.GROUPABLE``; the ``where`` expression is checked by
+``curate.select.where``.
 """
 
 from __future__ import annotations
+
+from curate.select.spec import SelectionSpec
 
 # Grouping keys for [split] by; fixed SQL fragments chosen by a validated name.
 GROUP_KEYS = {
@@ -15,69 +26,158 @@ GROUP_KEYS = {
                "'utt:' || utt_id)",
     "source_utt": "'src:' || coalesce(source_utt, utt_id)",
     "utt": "'utt:' || utt_id",
+    "subset": "NULL",
 }
 
+_FILTER = """
+      ($status = 'any' OR status = $status)
+  AND (len($corpora::VARCHAR[]) = 0 OR list_contains($corpora::VARCHAR[], corpus))
+  AND (len($languages::VARCHAR[]) = 0 OR list_contains($languages::VARCHAR[], language))
+  AND (len($labels::VARCHAR[]) = 0 OR list_contains($labels::VARCHAR[], label))
+  AND (len($generators::VARCHAR[]) = 0 OR list_contains($generators::VARCHAR[], generator))
+  AND (len($subsets::VARCHAR[]) = 0 OR list_contains($subsets::VARCHAR[], subset))
+  AND ($min_duration_s::DOUBLE IS NULL OR duration_s >= $min_duration_s::DOUBLE)
+  AND ($max_duration_s::DOUBLE IS NULL OR duration_s <= $max_duration_s::DOUBLE)"""
 
-_FILTERED = """
-filtered AS (
-    SELECT utt_id, subset, {group_key} AS grp,
-           (list_contains($h_generators::VARCHAR[], generator)
+_HOLDOUT = """(list_contains($h_generators::VARCHAR[], generator)
             OR list_contains($h_languages::VARCHAR[], language)
-            OR list_contains($h_corpora::VARCHAR[], corpus)) IS TRUE AS holdout
+            OR list_contains($h_corpora::VARCHAR[], corpus)) IS TRUE"""
+
+
+def _null_safe_join(left: str, right: str, columns: tuple[str, ...]) -> str:
+    return " AND ".join(f"{left}.{c} IS NOT DISTINCT FROM {right}.{c}" for c in columns) or "TRUE"
+
+
+def freeze_query(spec: SelectionSpec) -> str:
+    """The query returning ``(utt_id, split, weight)`` of ``spec``'s selection."""
+    quota, balance, split = spec.quota, spec.balance, spec.split
+    extra = set(quota.by) | set(balance.by)
+    if quota.temperature is not None:
+        extra.add(quota.temperature_by)
+    base = ("utt_id", "label", "subset", "source_utt", "content_hash")
+    keep = ", ".join(base + tuple(sorted(extra - set(base))))
+    where = f"\n  AND ({spec.filter.where})" if spec.filter.where else ""
+    ctes = [f"""filtered AS (
+    SELECT {keep}, coalesce(duration_s, 0) AS dur, {GROUP_KEYS[split.by]} AS grp,
+           {_HOLDOUT} AS holdout,
+           md5(CAST($seed AS VARCHAR) || ':' || utt_id) AS rkey
     FROM utterances
-    WHERE ($status = 'any' OR status = $status)
-      AND (len($corpora::VARCHAR[]) = 0 OR list_contains($corpora::VARCHAR[], corpus))
-      AND (len($languages::VARCHAR[]) = 0 OR list_contains($languages::VARCHAR[], language))
-      AND (len($labels::VARCHAR[]) = 0 OR list_contains($labels::VARCHAR[], label))
-      AND (len($generators::VARCHAR[]) = 0 OR list_contains($generators::VARCHAR[], generator))
-      AND (len($subsets::VARCHAR[]) = 0 OR list_contains($subsets::VARCHAR[], subset))
-      AND ($min_duration_s::DOUBLE IS NULL OR duration_s >= $min_duration_s::DOUBLE)
-      AND ($max_duration_s::DOUBLE IS NULL OR duration_s <= $max_duration_s::DOUBLE)
-)"""
+    WHERE {_FILTER}{where}
+)"""]
+    prev = "filtered"
 
-# Groups ordered by md5(seed:group), cut at cumulative item fractions.
-_BY_GROUP = """
-groups AS (
-    SELECT grp, count(*) AS n, md5(CAST($seed AS VARCHAR) || ':' || grp) AS key
-    FROM filtered GROUP BY grp
-),
-placed AS (
-    SELECT grp,
-           (sum(n) OVER (ORDER BY key, grp ROWS UNBOUNDED PRECEDING) - n / 2.0)
-               / sum(n) OVER () AS pos
-    FROM groups
-),
-assigned AS (
-    SELECT f.utt_id, f.holdout, ($split_names::VARCHAR[])[
-               1 + len(list_filter($split_bounds::DOUBLE[], lambda b: b <= p.pos))] AS split
-    FROM filtered f JOIN placed p USING (grp)
-)"""
+    if spec.dedup.content_hash:
+        ctes.append(f"""dedup_hash AS (
+    SELECT * FROM {prev}
+    QUALIFY content_hash IS NULL
+         OR row_number() OVER (PARTITION BY content_hash ORDER BY utt_id) = 1
+)""")
+        prev = "dedup_hash"
+    if spec.dedup.source_utt:
+        ctes.append(f"""dedup_source AS (
+    SELECT * FROM {prev}
+    QUALIFY label = 'bonafide' OR source_utt IS NULL
+         OR row_number() OVER (PARTITION BY source_utt ORDER BY rkey) = 1
+)""")
+        prev = "dedup_source"
 
-# The corpus's own subsets mapped to splits; unmapped subsets are left out.
-_BY_SUBSET = """
-assigned AS (
-    SELECT utt_id, holdout,
+    if quota.active:
+        unit = "dur / 3600.0" if quota.unit == "hours" else "1"
+        caps = [f"coalesce(($capv_{i}::DOUBLE[])[list_position($capk_{i}::VARCHAR[], "
+                f"CAST({column} AS VARCHAR))], $cap_default::DOUBLE)"
+                for i, column in enumerate(sorted({c for c, _, _ in quota.caps}))]
+        cap = f"least({', '.join(caps)})" if caps else "$cap_default::DOUBLE"
+        ctes.append(f"""quota AS (
+    SELECT * FROM {prev}
+    QUALIFY sum({unit}) OVER (PARTITION BY {', '.join(quota.by)} ORDER BY rkey
+                              ROWS UNBOUNDED PRECEDING) <= {cap} * (1 + 1e-12)
+)""")
+        prev = "quota"
+
+    if quota.temperature is not None:
+        col = quota.temperature_by
+        ctes.append(f"""t_sizes AS (
+    SELECT coalesce(CAST({col} AS VARCHAR), '') AS tg, sum(dur) / 3600.0 AS n
+    FROM {prev} GROUP BY 1
+),
+t_shares AS (
+    SELECT tg, n, pow(n, 1.0 / $temperature) / sum(pow(n, 1.0 / $temperature)) OVER () AS p
+    FROM t_sizes WHERE n > 0
+),
+t_budget AS (SELECT coalesce($total_hours::DOUBLE, min(n / p)) AS budget FROM t_shares),
+temperature AS (
+    SELECT r.* FROM {prev} r
+    JOIN t_shares t ON t.tg = coalesce(CAST(r.{col} AS VARCHAR), '') CROSS JOIN t_budget b
+    QUALIFY sum(r.dur / 3600.0) OVER (PARTITION BY t.tg ORDER BY r.rkey
+                                      ROWS UNBOUNDED PRECEDING)
+            <= least(t.n, b.budget * t.p) * (1 + 1e-9)
+)""")
+        prev = "temperature"
+
+    if balance.ratio is not None:
+        group_cols = ", ".join(balance.by)
+        counts_select = f"{group_cols}, " if balance.by else ""
+        counts_group = f"GROUP BY {group_cols}" if balance.by else ""
+        partition = ", ".join(f"r.{c}" for c in balance.by + ("label",))
+        ctes.append(f"""b_counts AS (
+    SELECT {counts_select}count(*) FILTER (WHERE label = 'bonafide') AS nb,
+           count(*) FILTER (WHERE label = 'spoof') AS ns
+    FROM {prev} {counts_group}
+),
+b_ranked AS (
+    SELECT r.*, c.nb, c.ns,
+           row_number() OVER (PARTITION BY {partition} ORDER BY r.rkey) AS rn
+    FROM {prev} r JOIN b_counts c ON {_null_safe_join('r', 'c', balance.by)}
+)""")
+        if balance.method == "downsample":
+            ctes.append("""balanced AS (
+    SELECT * EXCLUDE (nb, ns, rn), 1.0 AS weight FROM b_ranked
+    WHERE (label = 'bonafide' AND rn <= least(nb, $ratio * ns) + 1e-9)
+       OR (label = 'spoof' AND rn <= least(ns, nb / $ratio) + 1e-9)
+)""")
+        else:
+            ctes.append("""balanced AS (
+    SELECT * EXCLUDE (nb, ns, rn),
+           CASE WHEN nb = 0 OR ns = 0 THEN 1.0
+                WHEN label = 'bonafide' THEN ($ratio / (1 + $ratio)) * (nb + ns) / nb
+                ELSE (1 / (1 + $ratio)) * (nb + ns) / ns END AS weight
+    FROM b_ranked
+)""")
+        prev = "balanced"
+    weight = "weight" if balance.ratio is not None else "1.0"
+
+    if split.by == "subset":
+        ctes.append(f"""assigned AS (
+    SELECT utt_id, holdout, {weight} AS weight,
            ($split_names::VARCHAR[])[list_position($subset_keys::VARCHAR[], subset)] AS split
-    FROM filtered
-)"""
-
-_FINAL = """
+    FROM {prev}
+)""")
+    else:
+        ctes.append(f"""s_groups AS (
+    SELECT grp, count(*) AS n, md5(CAST($seed AS VARCHAR) || ':' || grp) AS key
+    FROM {prev} GROUP BY grp
+),
+s_placed AS (
+    SELECT grp, (sum(n) OVER (ORDER BY key, grp ROWS UNBOUNDED PRECEDING) - n / 2.0)
+                / sum(n) OVER () AS pos
+    FROM s_groups
+),
+assigned AS (
+    SELECT r.utt_id, r.holdout, {weight.replace('weight', 'r.weight')} AS weight,
+           ($split_names::VARCHAR[])[
+               1 + len(list_filter($split_bounds::DOUBLE[], lambda b: b <= p.pos))] AS split
+    FROM {prev} r JOIN s_placed p USING (grp)
+)""")
+    return "WITH " + ",\n".join(ctes) + """
 SELECT utt_id,
        CASE WHEN NOT holdout THEN split
-            WHEN split = 'test' OR $holdout_policy = 'test' THEN 'test' END AS split
+            WHEN split = 'test' OR $holdout_policy = 'test' THEN 'test' END AS split,
+       weight
 FROM assigned
 WHERE split IS NOT NULL
   AND NOT (holdout AND split <> 'test' AND $holdout_policy = 'drop')
 ORDER BY utt_id
 """
-
-
-def freeze_query(split_by: str) -> str:
-    """Rows (utt_id, split) of a selection; parameters are named (see freeze.py)."""
-    if split_by == "subset":
-        return "WITH" + _FILTERED.format(group_key="NULL") + "," + _BY_SUBSET + _FINAL
-    return ("WITH" + _FILTERED.format(group_key=GROUP_KEYS[split_by]) + "," + _BY_GROUP
-            + _FINAL)
 
 
 DELETE_SELECTION_ITEMS = "DELETE FROM selection_items WHERE selection = ?"
@@ -88,7 +188,7 @@ VALUES (?, ?, ?, ?, now(), ?)
 """
 INSERT_SELECTION_ITEMS = """
 INSERT INTO selection_items (selection, utt_id, split, weight)
-SELECT ?, utt_id, split, 1.0 FROM _frozen ORDER BY utt_id
+SELECT ?, utt_id, split, weight FROM _frozen ORDER BY utt_id
 """
 SELECTION_SPLITS = """
 SELECT i.split, count(*) AS utterances, round(sum(u.duration_s) / 3600.0, 4) AS hours,
@@ -105,3 +205,25 @@ WHERE i.selection = ? AND (? IS NULL OR i.split = ?)
 ORDER BY i.utt_id
 """
 SELECTION_EXISTS = "SELECT spec_hash FROM selections WHERE name = ?"
+SELECTIONS_LIST = """
+SELECT s.name, i.split, count(*) AS utterances,
+       round(sum(u.duration_s) / 3600.0, 4) AS hours,
+       count(*) FILTER (WHERE u.label = 'bonafide') AS bonafide,
+       count(*) FILTER (WHERE u.label = 'spoof') AS spoof,
+       left(s.spec_hash, 12) AS spec_hash, s.created_at
+FROM selections s JOIN selection_items i ON i.selection = s.name
+JOIN utterances u USING (utt_id)
+GROUP BY ALL ORDER BY s.name, i.split
+"""
+
+
+def selection_stats_query(by: tuple[str, ...]) -> str:
+    """Counts and hours of one selection grouped by ``by`` (validated identifiers;
+    ``split`` is the selection's split, the others utterances columns)."""
+    cols = ", ".join("i.split" if c == "split" else f"u.{c}" for c in by)
+    return f"""
+SELECT {cols}, count(*) AS utterances, round(sum(u.duration_s) / 3600.0, 4) AS hours
+FROM selection_items i JOIN utterances u USING (utt_id)
+WHERE i.selection = ?
+GROUP BY ALL ORDER BY ALL
+"""
