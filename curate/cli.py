@@ -172,15 +172,24 @@ def stats(
     db: Optional[Path] = DbOption,
     by: str = typer.Option("corpus,language,label", help="Comma-separated columns."),
     corpus: Optional[str] = typer.Option(None, help="Only this corpus."),
+    selection: Optional[str] = typer.Option(
+        None, help="Break one selection down instead (default --by "
+                   "corpus,language,label,generator,split)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON records."),
 ) -> None:
-    """Counts and hours of the catalog, grouped."""
+    """Counts and hours of the catalog (or of one selection), grouped."""
     from curate.catalog.db import open_catalog
     from curate.catalog.ops import catalog_stats
+    from curate.select.freeze import selection_stats
 
     columns = tuple(c.strip() for c in by.split(",") if c.strip())
     with open_catalog(db, read_only=True) as catalog:
-        frame = catalog_stats(catalog, columns, corpus=corpus)
+        if selection is not None:
+            if by == "corpus,language,label":
+                columns = ("corpus", "language", "label", "generator", "split")
+            frame = selection_stats(catalog, selection, columns)
+        else:
+            frame = catalog_stats(catalog, columns, corpus=corpus)
     if as_json:
         print(frame.to_json(orient="records"))
     else:
@@ -207,6 +216,44 @@ def select(
         frozen = freeze(catalog, parsed)
     console.print(_table(frozen.splits, title=f"selection {frozen.name} "
                                              f"({frozen.n_items} items, {frozen.spec_hash[:12]})"))
+
+
+@app.command()
+def selections(db: Optional[Path] = DbOption,
+               as_json: bool = typer.Option(False, "--json")) -> None:
+    """List frozen selections with counts and hours per split."""
+    from curate.catalog.db import open_catalog
+    from curate.select.freeze import list_selections
+
+    with open_catalog(db, read_only=True) as catalog:
+        frame = list_selections(catalog)
+    if as_json:
+        print(frame.to_json(orient="records", date_format="iso"))
+    else:
+        console.print(_table(frame, title="selections"))
+
+
+@app.command()
+def leakage(
+    selection: str = typer.Argument(..., help="A frozen selection."),
+    against: Optional[List[str]] = typer.Option(
+        None, "--against", help="A selection or corpus to compare with (repeatable)."),
+    db: Optional[Path] = DbOption,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Shared speakers, sources and audio across splits; exit 3 when leakage is found."""
+    from curate.catalog.db import open_catalog
+    from curate.select.leakage import leakage_report
+
+    with open_catalog(db, read_only=True) as catalog:
+        report = leakage_report(catalog, selection, against or [])
+    if as_json:
+        print(report.table.to_json(orient="records"))
+    else:
+        console.print(_table(report.table, title=f"leakage of {selection}"))
+        console.print("clean" if report.clean else "leakage found")
+    if not report.clean:
+        raise typer.Exit(3)
 
 
 @app.command()

@@ -9,6 +9,7 @@ from itertools import accumulate
 import duckdb
 import pandas as pd
 
+from curate.catalog.columns import GROUPABLE
 from curate.catalog.db import Catalog
 from curate.errors import CurateError
 from curate.select import sql
@@ -94,3 +95,22 @@ def selection_rows(catalog: Catalog, name: str, split: str | None = None) -> pd.
         raise CurateError(f"no selection named {name!r} in {catalog.path}; freeze it with "
                           f"`curate select SPEC.toml`")
     return catalog.df(sql.SELECTION_ROWS, [name, split, split])
+
+
+def list_selections(catalog: Catalog) -> pd.DataFrame:
+    """Every frozen selection with counts and hours per split."""
+    return catalog.df(sql.SELECTIONS_LIST)
+
+
+STATS_COLUMNS = GROUPABLE + ("split",)
+
+
+def selection_stats(catalog: Catalog, name: str, by: tuple[str, ...]) -> pd.DataFrame:
+    """Counts and hours of one selection grouped by utterance columns and ``split``."""
+    if catalog.execute(sql.SELECTION_EXISTS, [name]).fetchone() is None:
+        raise CurateError(f"no selection named {name!r} in {catalog.path}")
+    unknown = [c for c in by if c not in STATS_COLUMNS]
+    if unknown or not by:
+        raise CurateError(f"--by: unknown column(s) {', '.join(unknown) or '(none)'}; use any "
+                          f"of {', '.join(STATS_COLUMNS)}")
+    return catalog.df(sql.selection_stats_query(tuple(by)), [name])
