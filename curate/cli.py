@@ -205,14 +205,18 @@ def _error(message: str) -> None:
 def select(
     spec: Path = typer.Argument(..., help="A selection spec TOML file."),
     db: Optional[Path] = DbOption,
+    memory_limit: Optional[str] = typer.Option(
+        None, envvar="CURATE_MEMORY_LIMIT",
+        help="Cap DuckDB's memory, e.g. 3GB (it spills to disk beyond)."),
 ) -> None:
-    """Freeze a selection (filter, holdout, split) into the catalog."""
+    """Freeze a selection (filter, dedup, quota, balance, holdout, split) into the catalog."""
     from curate.catalog.db import open_catalog
     from curate.select.freeze import freeze
     from curate.select.spec import load_selection
 
     parsed = load_selection(spec)
     with open_catalog(db) as catalog:
+        catalog.set_memory_limit(memory_limit)
         frozen = freeze(catalog, parsed)
     console.print(_table(frozen.splits, title=f"selection {frozen.name} "
                                              f"({frozen.n_items} items, {frozen.spec_hash[:12]})"))

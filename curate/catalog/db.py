@@ -21,6 +21,7 @@ from curate.errors import CatalogLockedError, CurateError
 DEFAULT_DB = Path("manifests") / "catalog.duckdb"
 _VERSION_RE = re.compile(r"^--\s*schema_version:\s*(\d+)\s*$", re.MULTILINE)
 _MIGRATION_RE = re.compile(r"^(\d{4})_[\w-]+\.sql$")
+_MEMORY_RE = re.compile(r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
 
 
 def default_db_path() -> Path:
@@ -92,6 +93,18 @@ class Catalog:
         """Run a query and return a pandas DataFrame."""
         return self.execute(sql, params).df()
 
+    def set_memory_limit(self, limit: str | None) -> None:
+        """Cap DuckDB's memory (e.g. ``"3GB"``); operators spill to disk beyond it.
+
+        ``None`` keeps DuckDB's default (80 % of RAM).
+        """
+        if limit is None:
+            return
+        if not _MEMORY_RE.match(limit):
+            raise ValueError(f"memory limit must look like '3GB' or '512MB', got {limit!r}")
+        self.con.execute(f"SET memory_limit = '{limit}'")
+        self.con.execute("SET preserve_insertion_order = false")
+
     def version(self) -> int:
         row = self.con.execute(
             "SELECT value FROM schema_info WHERE key = 'schema_version'"
@@ -101,7 +114,10 @@ class Catalog:
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only)
+        # curate shows its own progress; DuckDB's bar would interleave with it
+        con.execute("SET enable_progress_bar = false")
+        return con
     except duckdb.IOException as exc:
         message = str(exc)
         if "lock" in message.lower():

@@ -32,12 +32,13 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
-def _run_duckdb(db: str, spec_data: dict, out) -> None:
+def _run_duckdb(db: str, spec_data: dict, memory_limit: str | None, out) -> None:
     from curate.select.freeze import freeze
 
     spec = parse_selection(spec_data, "bench")
     start = time.perf_counter()
     with open_catalog(db) as catalog:
+        catalog.set_memory_limit(memory_limit)
         frozen = freeze(catalog, spec)
     out.put({"seconds": time.perf_counter() - start, "peak_mb": _peak_mb(),
              "items": frozen.n_items})
@@ -79,7 +80,8 @@ def prepare_bench_catalog(path: Path, rows: int, *, seed: int = 0) -> Path:
 
 
 def bench_select(rows: int = 10_000_000, *, workdir: Path | str = "manifests/bench",
-                 spec: dict | None = None, baseline: bool = True) -> dict:
+                 spec: dict | None = None, baseline: bool = True,
+                 memory_limit: str | None = "3GB") -> dict:
     """Freeze ``spec`` (default :data:`BENCH_SPEC`) over ``rows`` synthetic rows.
 
     Returns a dict with ``name``, ``value`` (DuckDB seconds), ``unit``, ``baseline``
@@ -93,9 +95,10 @@ def bench_select(rows: int = 10_000_000, *, workdir: Path | str = "manifests/ben
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     db = prepare_bench_catalog(workdir / f"synthetic_{rows}.duckdb", rows)
-    fast = _in_fresh_process(_run_duckdb, str(db), spec_data)
+    fast = _in_fresh_process(_run_duckdb, str(db), spec_data, memory_limit)
     result = {"name": "select", "value": round(fast["seconds"], 3), "unit": "s",
-              "rows": rows, "items": fast["items"], "peak_mb": round(fast["peak_mb"], 1)}
+              "rows": rows, "items": fast["items"], "peak_mb": round(fast["peak_mb"], 1),
+              "memory_limit": memory_limit}
     if baseline:
         slow = _in_fresh_process(_run_pandas, str(db), spec_data)
         if slow["items"] != fast["items"]:

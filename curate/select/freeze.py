@@ -57,32 +57,42 @@ def selection_params(spec: SelectionSpec) -> dict:
 def compute_items(catalog: Catalog, spec: SelectionSpec) -> pd.DataFrame:
     """The (utt_id, split) rows ``spec`` selects from the catalog, without writing."""
     query = sql.freeze_query(spec)
-    used = set(re.findall(r"\$([a-z_0-9]+)", query))
-    params = {k: v for k, v in selection_params(spec).items() if k in used}
     try:
-        return catalog.df(query, params)
+        return catalog.df(query, _bound(query, spec))
     except duckdb.Error as exc:
         detail = str(exc).strip().splitlines()[0]
         raise CurateError(f"selection {spec.name!r} failed in the catalog: {detail}") from None
 
 
+def _bound(query: str, spec: SelectionSpec, **extra) -> dict:
+    used = set(re.findall(r"\$([a-z_0-9]+)", query))
+    params = {**selection_params(spec), **extra}
+    return {k: v for k, v in params.items() if k in used}
+
+
 def freeze(catalog: Catalog, spec: SelectionSpec) -> FrozenSelection:
-    """Compute and store the selection (replacing one of the same name) atomically."""
-    items = compute_items(catalog, spec)
-    if items.empty:
-        raise CurateError(f"selection {spec.name!r} selects no utterances; loosen [filter] "
-                          f"(note status defaults to 'ok': run `curate probe` first)")
+    """Compute and store the selection (replacing one of the same name) atomically.
+
+    The items go from the freeze query straight into ``selection_items`` inside
+    DuckDB, so memory stays bounded by DuckDB's operators, not by a DataFrame.
+    """
+    query = sql.insert_items_query(spec)
     with catalog.transaction() as con:
         con.execute(sql.DELETE_SELECTION_ITEMS, [spec.name])
         con.execute(sql.DELETE_SELECTION, [spec.name])
-        con.register("_frozen", items)
         try:
-            con.execute(sql.INSERT_SELECTION_ITEMS, [spec.name])
-        finally:
-            con.unregister("_frozen")
+            con.execute(query, _bound(query, spec, selection_name=spec.name))
+        except duckdb.Error as exc:
+            detail = str(exc).strip().splitlines()[0]
+            raise CurateError(f"selection {spec.name!r} failed in the catalog: {detail}") from None
+        n_items = con.execute(sql.COUNT_ITEMS, [spec.name]).fetchone()[0]
+        if n_items == 0:
+            raise CurateError(f"selection {spec.name!r} selects no utterances; loosen "
+                              f"[filter] (note status defaults to 'ok': run `curate probe` "
+                              f"first)")
         con.execute(sql.INSERT_SELECTION, [spec.name, spec.to_json(), spec.spec_hash,
-                                           spec.seed, len(items)])
-    return FrozenSelection(spec.name, spec.spec_hash, len(items), split_summary(catalog, spec.name))
+                                           spec.seed, n_items])
+    return FrozenSelection(spec.name, spec.spec_hash, n_items, split_summary(catalog, spec.name))
 
 
 def split_summary(catalog: Catalog, name: str) -> pd.DataFrame:

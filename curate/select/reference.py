@@ -19,9 +19,11 @@ NEEDED = ("utt_id", "corpus", "subset", "label", "generator", "language", "speak
 
 
 def _md5(seed: int, values: pd.Series) -> pd.Series:
+    """The upper 64 bits of md5(seed:value), as DuckDB's ``md5_number_upper``."""
     prefix = f"{seed}:"
-    return pd.Series([hashlib.md5((prefix + v).encode()).hexdigest() for v in values],
-                     index=values.index)
+    keys = [int.from_bytes(hashlib.md5((prefix + v).encode()).digest()[:8], "little")
+            for v in values]
+    return pd.Series(np.array(keys, dtype=np.uint64), index=values.index)
 
 
 def _group_key(frame: pd.DataFrame, by: str) -> pd.Series:
@@ -69,12 +71,12 @@ def select_pandas(utterances: pd.DataFrame, spec: SelectionSpec) -> pd.DataFrame
         df = df[df["content_hash"].isna() | df.index.isin(first.index)]
     if spec.dedup.source_utt:
         spoof = df[(df["label"] != "bonafide") & df["source_utt"].notna()]
-        first = spoof.sort_values("rkey").drop_duplicates("source_utt")
+        first = spoof.sort_values(["rkey", "utt_id"]).drop_duplicates("source_utt")
         df = df[(df["label"] == "bonafide") | df["source_utt"].isna() | df.index.isin(first.index)]
 
     quota = spec.quota
     if quota.active:
-        df = df.sort_values("rkey")
+        df = df.sort_values(["rkey", "utt_id"])
         unit = df["dur"] / 3600.0 if quota.unit == "hours" else pd.Series(1.0, index=df.index)
         running = unit.groupby([df[c] for c in quota.by], dropna=False).cumsum()
         default = quota.cap if quota.cap is not None else np.inf
@@ -94,7 +96,7 @@ def select_pandas(utterances: pd.DataFrame, spec: SelectionSpec) -> pd.DataFrame
         shares = weights / weights.sum()
         budget = quota.total_hours if quota.total_hours is not None else float((sizes / shares).min())
         limit = np.minimum(sizes, budget * shares)
-        df = df.assign(_tg=tg).sort_values("rkey")
+        df = df.assign(_tg=tg).sort_values(["rkey", "utt_id"])
         df = df[df["_tg"].isin(sizes.index)]
         running = (df["dur"] / 3600.0).groupby(df["_tg"]).cumsum()
         df = df[running <= df["_tg"].map(limit) * (1 + 1e-9)].drop(columns="_tg")
@@ -107,7 +109,7 @@ def select_pandas(utterances: pd.DataFrame, spec: SelectionSpec) -> pd.DataFrame
         ns = (df["label"] == "spoof").groupby(keys, dropna=False).transform("sum")
         r = balance.ratio
         if balance.method == "downsample":
-            df = df.sort_values("rkey")
+            df = df.sort_values(["rkey", "utt_id"])
             rn = df.groupby(keys + [df["label"]], dropna=False).cumcount() + 1
             nb, ns = nb.loc[df.index], ns.loc[df.index]
             keep = (((df["label"] == "bonafide") & (rn <= np.minimum(nb, r * ns) + 1e-9))

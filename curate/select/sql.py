@@ -6,7 +6,8 @@ A freeze is one query, a chain of CTEs, each reading the one before:
 -> ``balanced`` -> ``assigned`` (split) -> final (holdout policy).
 
 Stages the spec does not ask for are left out of the chain. Randomness is a key
-per row, md5(seed:utt_id), and per split group, md5(seed:group): the same spec,
+per row, the upper 64 bits of md5(seed:utt_id), and per split group, of
+md5(seed:group) (``md5_number_upper``; ties broken by id): the same spec,
 seed and catalog always give the same items. Split groups are ordered by key and
 cut at the cumulative item fractions, so a group never crosses splits; with
 ``by = "subset"`` the corpus's own subsets are mapped to splits instead.
@@ -60,7 +61,7 @@ def freeze_query(spec: SelectionSpec) -> str:
     ctes = [f"""filtered AS (
     SELECT {keep}, coalesce(duration_s, 0) AS dur, {GROUP_KEYS[split.by]} AS grp,
            {_HOLDOUT} AS holdout,
-           md5(CAST($seed AS VARCHAR) || ':' || utt_id) AS rkey
+           md5_number_upper(CAST($seed AS VARCHAR) || ':' || utt_id) AS rkey
     FROM utterances
     WHERE {_FILTER}{where}
 )"""]
@@ -77,7 +78,7 @@ def freeze_query(spec: SelectionSpec) -> str:
         ctes.append(f"""dedup_source AS (
     SELECT * FROM {prev}
     QUALIFY label = 'bonafide' OR source_utt IS NULL
-         OR row_number() OVER (PARTITION BY source_utt ORDER BY rkey) = 1
+         OR row_number() OVER (PARTITION BY source_utt ORDER BY rkey, utt_id) = 1
 )""")
         prev = "dedup_source"
 
@@ -89,7 +90,7 @@ def freeze_query(spec: SelectionSpec) -> str:
         cap = f"least({', '.join(caps)})" if caps else "$cap_default::DOUBLE"
         ctes.append(f"""quota AS (
     SELECT * FROM {prev}
-    QUALIFY sum({unit}) OVER (PARTITION BY {', '.join(quota.by)} ORDER BY rkey
+    QUALIFY sum({unit}) OVER (PARTITION BY {', '.join(quota.by)} ORDER BY rkey, utt_id
                               ROWS UNBOUNDED PRECEDING) <= {cap} * (1 + 1e-12)
 )""")
         prev = "quota"
@@ -108,7 +109,7 @@ t_budget AS (SELECT coalesce($total_hours::DOUBLE, min(n / p)) AS budget FROM t_
 temperature AS (
     SELECT r.* FROM {prev} r
     JOIN t_shares t ON t.tg = coalesce(CAST(r.{col} AS VARCHAR), '') CROSS JOIN t_budget b
-    QUALIFY sum(r.dur / 3600.0) OVER (PARTITION BY t.tg ORDER BY r.rkey
+    QUALIFY sum(r.dur / 3600.0) OVER (PARTITION BY t.tg ORDER BY r.rkey, r.utt_id
                                       ROWS UNBOUNDED PRECEDING)
             <= least(t.n, b.budget * t.p) * (1 + 1e-9)
 )""")
@@ -126,7 +127,7 @@ temperature AS (
 ),
 b_ranked AS (
     SELECT r.*, c.nb, c.ns,
-           row_number() OVER (PARTITION BY {partition} ORDER BY r.rkey) AS rn
+           row_number() OVER (PARTITION BY {partition} ORDER BY r.rkey, r.utt_id) AS rn
     FROM {prev} r JOIN b_counts c ON {_null_safe_join('r', 'c', balance.by)}
 )""")
         if balance.method == "downsample":
@@ -154,7 +155,7 @@ b_ranked AS (
 )""")
     else:
         ctes.append(f"""s_groups AS (
-    SELECT grp, count(*) AS n, md5(CAST($seed AS VARCHAR) || ':' || grp) AS key
+    SELECT grp, count(*) AS n, md5_number_upper(CAST($seed AS VARCHAR) || ':' || grp) AS key
     FROM {prev} GROUP BY grp
 ),
 s_placed AS (
@@ -186,10 +187,10 @@ INSERT_SELECTION = """
 INSERT INTO selections (name, spec, spec_hash, seed, created_at, n_items)
 VALUES (?, ?, ?, ?, now(), ?)
 """
-INSERT_SELECTION_ITEMS = """
-INSERT INTO selection_items (selection, utt_id, split, weight)
-SELECT ?, utt_id, split, weight FROM _frozen ORDER BY utt_id
-"""
+def insert_items_query(spec: SelectionSpec) -> str:
+    """Insert the selection's items straight from the freeze query (no round trip)."""
+    return ("INSERT INTO selection_items (selection, utt_id, split, weight)\n"
+            "SELECT $selection_name, utt_id, split, weight FROM (" + freeze_query(spec) + ")")
 SELECTION_SPLITS = """
 SELECT i.split, count(*) AS utterances, round(sum(u.duration_s) / 3600.0, 4) AS hours,
        count(*) FILTER (WHERE u.label = 'bonafide') AS bonafide,
@@ -205,6 +206,7 @@ WHERE i.selection = ? AND (? IS NULL OR i.split = ?)
 ORDER BY i.utt_id
 """
 SELECTION_EXISTS = "SELECT spec_hash FROM selections WHERE name = ?"
+COUNT_ITEMS = "SELECT count(*) FROM selection_items WHERE selection = ?"
 SELECTIONS_LIST = """
 SELECT s.name, i.split, count(*) AS utterances,
        round(sum(u.duration_s) / 3600.0, 4) AS hours,
