@@ -113,7 +113,8 @@ def test_wrong_root_is_one_clear_error(tmp_path, run_cli):
 def test_malformed_protocol_line_is_reported(tmp_path):
     root = make_asvspoof2019(tmp_path / "LA", {"train": ["LA_0079 LA_T_1 - - bonafide",
                                                           "LA_0079 LA_T_2 - A01"]})
-    with pytest.raises(CurateError, match=r"asvspoof2019_la: reading .* failed:.*"):
+    with pytest.raises(CurateError, match=r"ASVspoof2019.LA.cm.train.trn.txt:2: expected 5 "
+                                          r"columns, found 4: 'LA_0079 LA_T_2 - A01'"):
         engine.read_corpus(load_recipe("asvspoof2019_la"), root)
 
 

@@ -25,6 +25,7 @@ from curate.catalog.columns import LABELS, RECIPE_COLUMNS, REQUIRED_RECIPE_COLUM
 from curate.catalog.db import Catalog
 from curate.errors import CurateError
 from curate.recipes.languages import to_iso639_3
+from curate.recipes.readers import duckdb_error
 from curate.recipes.spec import Recipe
 
 _EXAMPLES = 5
@@ -118,9 +119,8 @@ def _run_sql(recipe: Recipe, root: Path) -> pd.DataFrame:
     try:
         return con.execute(recipe.sql, params).df()
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()
-        detail = " ".join(line.strip() for line in first[:4])
-        raise CurateError(f"{recipe.source}: reading {root} failed: {detail}") from None
+        raise CurateError(f"{recipe.source}: reading {root} failed: {duckdb_error(exc)}"
+                          ) from None
     finally:
         con.close()
 

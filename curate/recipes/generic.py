@@ -19,6 +19,7 @@ import pandas as pd
 
 from curate.catalog.columns import RECIPE_COLUMNS
 from curate.errors import CurateError
+from curate.recipes.readers import duckdb_error
 
 # Words corpora use for the two classes (case-insensitive); recipes add their own.
 DEFAULT_LABELS: dict[str, str] = {
@@ -147,8 +148,7 @@ def table(root: Path, options: dict, recipe) -> pd.DataFrame:
                 part = con.execute(f"SELECT * FROM read_csv($file, {args})",
                                    {"file": str(path), **kwargs}).df()
             except duckdb.Error as exc:
-                detail = " ".join(str(exc).strip().splitlines()[:3])
-                raise CurateError(f"{source}: cannot read {path}: {detail}") from None
+                raise CurateError(f"{source}: cannot read {path}: {duckdb_error(exc)}") from None
             rel_dir = os.path.relpath(path.parent, root)
             part["_dir"] = "" if rel_dir == "." else rel_dir + "/"
             part["_file"] = os.path.relpath(path, root)

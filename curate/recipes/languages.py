@@ -39,6 +39,10 @@ ISO1_TO_ISO3: dict[str, str] = {
     "zu": "zul",
 }
 
+# ISO 639-1 codes that FLEURS (ff_sn, ny_mw, om_et) and Common Voice (ab, an, os, tw) use.
+ISO1_TO_ISO3.update({"ab": "abk", "an": "arg", "ff": "ful", "ny": "nya", "om": "orm",
+                     "os": "oss", "tw": "twi"})
+
 # Locales whose language differs from their ISO 639-1 prefix's default.
 LOCALE_OVERRIDES: dict[str, str] = {
     "zh-hk": "yue", "zh-yue": "yue", "yue": "yue", "zh-tw": "cmn", "zh-cn": "cmn",

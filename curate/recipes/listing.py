@@ -17,7 +17,7 @@ follows `--restored-as` (default spoof), see [recipes.md](recipes.md).
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\\\|")
+    return " ".join(text.split()).replace("|", "\\|")
 
 
 def corpora_markdown() -> str:

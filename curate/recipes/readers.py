@@ -10,6 +10,7 @@ traceback.
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -101,3 +102,18 @@ def read_table(path: Path | str, *, delimiter: str = ",", header: bool = True,
     if columns is None:
         columns = list(names or [])
     return pd.DataFrame(rows, columns=columns, dtype="string")
+
+
+def duckdb_error(exc: Exception) -> str:
+    """A DuckDB error in one line; CSV errors become ``file:line: what: 'the line'``."""
+    text = str(exc).strip()
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    path = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
+    if line and path:
+        original = re.search(r"Original Line: (.*)", text)
+        what = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+        reason = (f"expected {what.group(1)} columns, found {what.group(2)}" if what
+                  else text.splitlines()[0])
+        shown = f": {original.group(1)[:80]!r}" if original else ""
+        return f"{path.group(1).strip()}:{line.group(1)}: {reason}{shown}"
+    return " ".join(part.strip() for part in text.splitlines()[:3])

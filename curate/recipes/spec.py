@@ -37,7 +37,7 @@ TOP_KEYS = {
     "name", "title", "url", "licence", "languages", "kind", "layout", "inputs",
     "sql", "function", "options", "base", "obtain", "notes",
 }
-INPUT_KEYS = {"glob", "required"}
+INPUT_KEYS = {"glob"}
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -47,7 +47,6 @@ class InputSpec:
 
     name: str
     glob: str
-    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -145,7 +144,7 @@ def parse_recipe(text: str, source: str, *, base_dir: Path | None = None) -> Rec
         if not _NAME_RE.match(input_name) or input_name == "root":
             raise _fail(source, f"input name {input_name!r} must be a lowercase identifier "
                                 f"other than 'root'")
-        inputs.append(InputSpec(input_name, str(spec["glob"]), bool(spec.get("required", True))))
+        inputs.append(InputSpec(input_name, str(spec["glob"])))
     options = data.get("options", {})
     if not isinstance(options, dict):
         raise _fail(source, "[options] must be a table")

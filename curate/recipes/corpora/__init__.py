@@ -1,0 +1,1 @@
+"""Python functions of built-in corpus recipes (one module per corpus)."""

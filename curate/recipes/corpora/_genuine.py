@@ -1,0 +1,135 @@
+"""Shared pieces of the genuine-speech corpus recipes.
+
+Every genuine corpus gives ``label = label_raw = 'bonafide'`` and no artifact or
+generator; genders are normalised to ``male`` / ``female`` (other stated values are
+kept, lowercased; empty or withheld ones become null). The helpers here list audio
+files, read whitespace-aligned tables with ``file:line`` errors and find the
+per-language (per-locale) folders of corpora that ship one folder per language.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+
+from curate.catalog.columns import RECIPE_COLUMNS
+from curate.errors import CurateError
+
+_GENDERS = {
+    "m": "male", "male": "male", "male_masculine": "male", "man": "male",
+    "f": "female", "female": "female", "female_feminine": "female", "woman": "female",
+}
+_NO_GENDER = {"", "-", "nan", "none", "null", "unknown", "n/a", "do_not_wish_to_say"}
+
+
+def normalise_gender(values: pd.Series) -> pd.Series:
+    """``m``/``male``/``male_masculine`` -> ``male`` (same for female); empty -> null.
+
+    Other stated values (Common Voice ``intersex``, ``non-binary``, FLEURS ``other``
+    ...) are kept, lowercased, so nothing the corpus says is lost.
+    """
+    text = values.astype("string").str.strip().str.lower()
+    mapped = text.map(_GENDERS)
+    kept = text.where(~text.isin(_NO_GENDER))
+    return mapped.fillna(kept).astype("string")
+
+
+def bonafide(frame: pd.DataFrame) -> pd.DataFrame:
+    """Label every row genuine and return the manifest columns in order, sorted by id."""
+    frame = frame.copy()
+    frame["label"] = "bonafide"
+    frame["label_raw"] = "bonafide"
+    frame["artifact"] = None
+    frame["generator"] = None
+    keep = [c for c in RECIPE_COLUMNS if c in frame.columns]
+    return frame[keep].sort_values("utt_id", kind="stable").reset_index(drop=True)
+
+
+def concat(parts: list[pd.DataFrame], columns: Iterable[str]) -> pd.DataFrame:
+    """Concatenate row frames (an empty frame with ``columns`` when there are none)."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=list(columns))
+    return pd.concat(parts, ignore_index=True)
+
+
+def layout_error(recipe, root: Path, what: str) -> CurateError:
+    """One sentence: what was not found under ROOT, and what ROOT should be."""
+    hint = f" ROOT should be: {recipe.layout}" if recipe.layout else ""
+    return CurateError(f"{recipe.source}: {what} under {root}; check ROOT.{hint}")
+
+
+def list_audio(folder: Path, extensions: tuple[str, ...], depth: int | None = None
+               ) -> list[str]:
+    """Paths (relative to ``folder``, sorted) of files with one of ``extensions``.
+
+    ``depth``: only files exactly that many folders below ``folder`` (None: any).
+    """
+    found = []
+    if not folder.is_dir():
+        return found
+    suffixes = tuple("." + e.lower().lstrip(".") for e in extensions)
+    for dirpath, dirs, files in os.walk(folder):
+        rel_dir = os.path.relpath(dirpath, folder)
+        level = 0 if rel_dir == "." else rel_dir.count(os.sep) + 1
+        if depth is not None:
+            if level >= depth:
+                dirs[:] = []  # nothing deeper
+            if level != depth:
+                continue
+        for name in files:
+            if name.lower().endswith(suffixes):
+                found.append(name if rel_dir == "." else f"{rel_dir}/{name}")
+    return sorted(found)
+
+
+def read_fields(path: Path, *, min_fields: int, comment: str | None = None,
+                encoding: str = "utf-8-sig") -> list[tuple[int, list[str]]]:
+    """Lines of a whitespace-aligned table as ``(line number, fields)``.
+
+    Blank lines and lines starting with ``comment`` are skipped; a line with fewer
+    than ``min_fields`` fields is reported as ``file:line``.
+    """
+    out = []
+    try:
+        with path.open(encoding=encoding) as handle:
+            for number, line in enumerate(handle, start=1):
+                text = line.strip()
+                if not text or (comment and text.startswith(comment)):
+                    continue
+                fields = text.split()
+                if len(fields) < min_fields:
+                    raise CurateError(
+                        f"{path}:{number}: expected at least {min_fields} fields separated "
+                        f"by spaces or tabs, found {len(fields)}: {text[:80]!r}")
+                out.append((number, fields))
+    except UnicodeDecodeError as exc:
+        raise CurateError(f"{path}: not {encoding} text ({exc.reason} at byte "
+                          f"{exc.start})") from None
+    except OSError as exc:
+        raise CurateError(f"cannot open {path}: {exc.strerror}") from None
+    return out
+
+
+def line_of(path: Path, prefix: str) -> int | None:
+    """The number of the first line of ``path`` that starts with ``prefix``."""
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.startswith(prefix):
+                return number
+    return None
+
+
+def unit_folders(root: Path, is_unit: Callable[[Path], bool]) -> list[tuple[str, Path, str]]:
+    """Per-language folders of a corpus: ROOT itself, or its sub-folders.
+
+    Returns ``(name, folder, prefix)`` triples: ``prefix`` is the folder's path
+    relative to ROOT with a trailing slash ("" when ROOT is the folder itself).
+    """
+    if is_unit(root):
+        return [(root.name, root, "")]
+    return [(p.name, p, p.name + "/") for p in sorted(root.iterdir())
+            if p.is_dir() and is_unit(p)]

@@ -1,0 +1,82 @@
+"""Mozilla Common Voice: crowd-sourced read speech, one folder per locale.
+
+Layout of a release (``cv-corpus-<version>-<date>/``)::
+
+    <locale>/{train,dev,test,validated,other,invalidated}.tsv
+    <locale>/clip_durations.tsv, reported.tsv, ...   (not read)
+    <locale>/clips/<clip>.mp3
+
+The clip TSVs are tab-separated with a header; their sentences may start with ``"``,
+so they are read with quoting off. Recent releases have 13 columns (``client_id path
+sentence_id sentence sentence_domain up_votes down_votes age gender accents variant
+locale segment``), older ones ~10 (``client_id path sentence up_votes down_votes age
+gender accent(s) locale segment``): columns are taken by name.
+
+One row per clip: ``subset`` is the first file listing it in the order train, dev,
+test, validated, other, invalidated (train/dev/test are drawn from validated; a clip
+only in validated.tsv gets ``validated``). Clips in no TSV are not read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from curate.errors import CurateError
+from curate.recipes.corpora._genuine import (bonafide, concat, layout_error,
+                                             normalise_gender, unit_folders)
+from curate.recipes.languages import to_iso639_3
+from curate.recipes.readers import read_table
+
+# Clip lists in priority order: a clip's subset is the first file that lists it.
+SPLITS = ("train", "dev", "test", "validated", "other", "invalidated")
+COLUMNS = ("utt_id", "subset", "path", "speaker", "gender", "language", "transcript")
+
+
+def _is_locale(folder: Path) -> bool:
+    return any((folder / f"{split}.tsv").is_file() for split in SPLITS)
+
+
+def _read_split(tsv: Path, split: str, locale: str, prefix: str) -> pd.DataFrame:
+    table = read_table(tsv, delimiter="\t", quoting=False)
+    if "path" not in table.columns:
+        raise CurateError(f"{tsv}: no 'path' column (found {', '.join(table.columns)}); "
+                          f"expected a Common Voice clip list with a header line")
+    clip = table["path"].str.strip()
+    if (clip == "").any():
+        first = clip.index[clip == ""][0]
+        raise CurateError(f"{tsv}: {int((clip == '').sum())} row(s) have an empty path "
+                          f"(the first is data row {first + 1}); the file is damaged")
+    clip = clip.where(clip.str.contains(".", regex=False), clip + ".mp3")
+    empty = pd.Series(pd.NA, index=table.index, dtype="string")
+    speaker = table["client_id"].str.strip() if "client_id" in table else empty
+    language = locale
+    if to_iso639_3(locale, strict=True) is None and "locale" in table:
+        language = table["locale"].str.strip()  # a renamed folder: trust the column
+    return pd.DataFrame({
+        "utt_id": locale + "/" + clip.str.replace(r"\.[A-Za-z0-9]+$", "", regex=True),
+        "subset": split,
+        "path": prefix + "clips/" + clip,
+        "speaker": speaker.where(speaker != ""),
+        "gender": normalise_gender(table["gender"]) if "gender" in table else empty,
+        "language": language,
+        "transcript": table["sentence"] if "sentence" in table else empty,
+    })
+
+
+def read(root: Path, options: dict, recipe) -> pd.DataFrame:
+    """One row per clip listed in any clip TSV of any locale under ROOT."""
+    root = Path(root)
+    parts = []
+    for locale, folder, prefix in unit_folders(root, _is_locale):
+        for split in SPLITS:
+            tsv = folder / f"{split}.tsv"
+            if tsv.is_file():
+                parts.append(_read_split(tsv, split, locale, prefix))
+    if not parts:
+        raise layout_error(recipe, root, "no <locale>/{train,dev,test,validated,other,"
+                                         "invalidated}.tsv")
+    rows = concat(parts, COLUMNS)
+    rows = rows.drop_duplicates("utt_id", keep="first")  # priority order of SPLITS
+    return bonafide(rows)
