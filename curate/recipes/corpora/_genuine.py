@@ -17,6 +17,7 @@ import pandas as pd
 
 from curate.catalog.columns import RECIPE_COLUMNS
 from curate.errors import CurateError
+from curate.recipes.corpora._common import layout_error, line_of, read_fields  # noqa: F401
 
 _GENDERS = {
     "m": "male", "male": "male", "male_masculine": "male", "man": "male",
@@ -56,12 +57,6 @@ def concat(parts: list[pd.DataFrame], columns: Iterable[str]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def layout_error(recipe, root: Path, what: str) -> CurateError:
-    """One sentence: what was not found under ROOT, and what ROOT should be."""
-    hint = f" ROOT should be: {recipe.layout}" if recipe.layout else ""
-    return CurateError(f"{recipe.source}: {what} under {root}; check ROOT.{hint}")
-
-
 def list_audio(folder: Path, extensions: tuple[str, ...], depth: int | None = None
                ) -> list[str]:
     """Paths (relative to ``folder``, sorted) of files with one of ``extensions``.
@@ -84,43 +79,6 @@ def list_audio(folder: Path, extensions: tuple[str, ...], depth: int | None = No
             if name.lower().endswith(suffixes):
                 found.append(name if rel_dir == "." else f"{rel_dir}/{name}")
     return sorted(found)
-
-
-def read_fields(path: Path, *, min_fields: int, comment: str | None = None,
-                encoding: str = "utf-8-sig") -> list[tuple[int, list[str]]]:
-    """Lines of a whitespace-aligned table as ``(line number, fields)``.
-
-    Blank lines and lines starting with ``comment`` are skipped; a line with fewer
-    than ``min_fields`` fields is reported as ``file:line``.
-    """
-    out = []
-    try:
-        with path.open(encoding=encoding) as handle:
-            for number, line in enumerate(handle, start=1):
-                text = line.strip()
-                if not text or (comment and text.startswith(comment)):
-                    continue
-                fields = text.split()
-                if len(fields) < min_fields:
-                    raise CurateError(
-                        f"{path}:{number}: expected at least {min_fields} fields separated "
-                        f"by spaces or tabs, found {len(fields)}: {text[:80]!r}")
-                out.append((number, fields))
-    except UnicodeDecodeError as exc:
-        raise CurateError(f"{path}: not {encoding} text ({exc.reason} at byte "
-                          f"{exc.start})") from None
-    except OSError as exc:
-        raise CurateError(f"cannot open {path}: {exc.strerror}") from None
-    return out
-
-
-def line_of(path: Path, prefix: str) -> int | None:
-    """The number of the first line of ``path`` that starts with ``prefix``."""
-    with path.open(encoding="utf-8-sig", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.startswith(prefix):
-                return number
-    return None
 
 
 def unit_folders(root: Path, is_unit: Callable[[Path], bool]) -> list[tuple[str, Path, str]]:

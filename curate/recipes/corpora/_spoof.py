@@ -16,6 +16,7 @@ import pandas as pd
 
 from curate.catalog.columns import RECIPE_COLUMNS
 from curate.errors import CurateError
+from curate.recipes.corpora._common import layout_error, line_of, read_fields  # noqa: F401
 
 # System types of the ASVspoof 2019 LA attacks (evaluation plan; A16 = A04, A19 = A06).
 # ASVspoof 2021 LA and DF reuse A07-A19 for their ASVspoof-sourced trials.
@@ -25,43 +26,6 @@ ASVSPOOF2019_KINDS: dict[str, str] = {
     "A13": "vc", "A14": "vc", "A15": "vc", "A16": "tts", "A17": "vc", "A18": "vc",
     "A19": "vc",
 }
-
-
-def layout_error(recipe, root: Path, what: str) -> CurateError:
-    """One sentence: what was not found under ROOT, and what ROOT should be."""
-    hint = f" ROOT should be {recipe.layout}" if recipe.layout else ""
-    return CurateError(f"{recipe.source}: {what} under {root}; check ROOT.{hint}")
-
-
-def read_fields(path: Path, *, min_fields: int, max_fields: int | None = None,
-                encoding: str = "utf-8-sig") -> list[tuple[int, list[str]]]:
-    """Lines of a whitespace-separated file as ``(line number, fields)``.
-
-    Blank lines are skipped; a line with fewer than ``min_fields`` (or more than
-    ``max_fields``) fields is reported as ``file:line`` with the line's text.
-    """
-    out = []
-    try:
-        with open(path, encoding=encoding) as handle:
-            for number, line in enumerate(handle, start=1):
-                fields = line.split()
-                if not fields:
-                    continue
-                if len(fields) < min_fields or (max_fields and len(fields) > max_fields):
-                    want = (f"{min_fields}" if max_fields == min_fields else
-                            f"{min_fields} to {max_fields}" if max_fields else
-                            f"at least {min_fields}")
-                    raise CurateError(
-                        f"{path}:{number}: expected {want} fields separated by blanks, found "
-                        f"{len(fields)}: {line.strip()[:80]!r}; the line is truncated or "
-                        f"this is not the file the recipe expects")
-                out.append((number, fields))
-    except UnicodeDecodeError as exc:
-        raise CurateError(f"{path}: not {encoding} text ({exc.reason} at byte "
-                          f"{exc.start})") from None
-    except OSError as exc:
-        raise CurateError(f"cannot open {path}: {exc.strerror}") from None
-    return out
 
 
 def fields_frame(lines: list[tuple[int, list[str]]], names: Iterable[str]) -> pd.DataFrame:
@@ -122,10 +86,3 @@ def find_named(root: Path, name: str, *, prune: Iterable[str] = ("flac", "wav")
     return sorted(found)
 
 
-def line_of(path: Path, text: str) -> int | None:
-    """The number of the first line of ``path`` that contains ``text``."""
-    with open(path, encoding="utf-8-sig", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if text in line:
-                return number
-    return None

@@ -92,7 +92,7 @@ def _read_language(folder: Path, prefix: str, options: dict, recipe) -> list[pd.
         bad = fields[0].isna()
         if bad.any():
             example = utt[bad].iloc[0]
-            raise CurateError(f"{path}:{line_of(path, example) or '?'}: utterance id "
+            raise CurateError(f"{path}:{line_of(path, example, prefix=True) or '?'}: utterance id "
                               f"{example!r} is not SPEAKER_BOOK_SEGMENT; the file is damaged")
         ext = _extension(folder, subset, utt.iloc[0] if len(utt) else None, options)
         speaker = fields[0]
