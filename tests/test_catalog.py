@@ -93,3 +93,19 @@ def test_transaction_rolls_back_on_error(tmp_path):
                             "VALUES ('x', '/r', 'x', 'h')")
                 raise RuntimeError("boom")
         assert catalog.execute("SELECT count(*) FROM corpora").fetchone()[0] == 0
+
+
+def test_real_migrations_bring_a_version_1_catalog_to_the_current_schema(tmp_path):
+    fresh = tmp_path / "fresh.duckdb"
+    old = tmp_path / "old.duckdb"
+    catalog_db.open_catalog(fresh).close()
+    with catalog_db.open_catalog(old) as catalog:  # make it look like version 1
+        catalog.execute("DROP TABLE ablations")
+        catalog.execute("DROP TABLE ablation_runs")
+        catalog.execute("UPDATE schema_info SET value = '1' WHERE key = 'schema_version'")
+    query = ("SELECT table_name, column_name, data_type FROM information_schema.columns "
+             "ORDER BY table_name, ordinal_position")
+    with catalog_db.open_catalog(old) as migrated, \
+            catalog_db.open_catalog(fresh, read_only=True) as reference:
+        assert migrated.version() == catalog_db.schema_version() >= 2
+        assert migrated.execute(query).fetchall() == reference.execute(query).fetchall()

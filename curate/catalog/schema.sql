@@ -1,7 +1,7 @@
 -- The curate catalog: the one DDL source of the current schema.
 -- A new catalog is created from this file; an older catalog is brought to this
 -- version by the numbered files in migrations/ (see curate/catalog/db.py).
--- schema_version: 1
+-- schema_version: 2
 
 CREATE TABLE IF NOT EXISTS schema_info (
     key   VARCHAR PRIMARY KEY,
@@ -116,4 +116,21 @@ CREATE TABLE IF NOT EXISTS segments (
     start_s DOUBLE NOT NULL,
     end_s   DOUBLE NOT NULL,
     label   VARCHAR NOT NULL CHECK (label IN ('bonafide', 'spoof'))
+);
+
+-- Ablations (version 2): the grid's runs and their factor levels.
+CREATE TABLE IF NOT EXISTS ablations (
+    name       VARCHAR PRIMARY KEY,
+    spec       VARCHAR NOT NULL,      -- the ablation file's text
+    spec_hash  VARCHAR NOT NULL,
+    created_at TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS ablation_runs (
+    ablation VARCHAR NOT NULL,
+    run_id   VARCHAR NOT NULL,
+    cell     VARCHAR NOT NULL,        -- "factor=level,factor=level"
+    levels   VARCHAR NOT NULL,        -- JSON object factor -> level
+    repeat   INTEGER NOT NULL,
+    seed     BIGINT
 );
