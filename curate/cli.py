@@ -349,6 +349,69 @@ def bench_rawboost_command(
     console.print(f"ratio:     {result['ratio']:10.1f}x", highlight=False)
 
 
+@bench_app.command("select")
+def bench_select_command(
+    rows: int = typer.Option(10_000_000, "--rows", min=100, help="Synthetic catalog rows."),
+    workdir: Path = typer.Option(Path("manifests/bench"), help="Where the synthetic catalog "
+                                                               "is built (and reused)."),
+    memory_limit: Optional[str] = typer.Option("3GB", help="DuckDB memory limit."),
+    no_baseline: bool = typer.Option(False, "--no-baseline", help="Skip the pandas run."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Freezing a selection in DuckDB vs plain pandas over a synthetic catalog."""
+    from curate.select.bench import bench_select, describe
+
+    result = bench_select(rows, workdir=workdir, baseline=not no_baseline,
+                          memory_limit=memory_limit)
+    print(json.dumps(result) if as_json else describe(result))
+
+
+@app.command()
+def augment(
+    chain: Path = typer.Argument(..., help="An augmentation chain TOML file."),
+    paths: List[Path] = typer.Argument(..., help="IN OUT (a folder of audio and the output "
+                                                 "folder), or only OUT with --selection."),
+    selection: Optional[str] = typer.Option(None, "--selection",
+                                            help="Augment this frozen selection instead of IN."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only this split of --selection."),
+    db: Optional[Path] = DbOption,
+    preview: Optional[int] = typer.Option(None, "--preview", min=1,
+                                          help="Only the first N files, with before/after "
+                                               "spectrogram PNGs in OUT/preview."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Override the chain's seed."),
+    overwrite: bool = typer.Option(False, "--overwrite",
+                                   help="Start over instead of resuming OUT/augment_log.jsonl."),
+) -> None:
+    """Augment a folder (or a selection) offline: mirrored paths, OUT/augment_log.jsonl."""
+    from curate.augment.chain import load_chain
+    from curate.augment.offline import augment_folder, augment_selection
+    from curate.progress import progress_bar
+
+    parsed = load_chain(chain)
+    if len(paths) != (1 if selection else 2):
+        raise CurateError("give IN OUT, or OUT with --selection NAME (usage: curate augment "
+                          "CHAIN.toml IN OUT | CHAIN.toml OUT --selection NAME)")
+    for note in parsed.notes:
+        err_console.print(f"note: {escape(note)}", highlight=False)
+    options = dict(seed=seed, preview=preview, overwrite=overwrite)
+    with progress_bar(f"augment ({chain.name})") as bar:
+        if selection:
+            from curate.catalog.db import open_catalog
+
+            with open_catalog(db, read_only=True) as catalog:
+                summary = augment_selection(parsed, catalog, selection, paths[0], split=split,
+                                            progress=bar, **options)
+        else:
+            summary = augment_folder(parsed, paths[0], paths[1], progress=bar, **options)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.step_counts.items())) or "none"
+    console.print(f"{summary.out}: {summary.written} written, {summary.skipped} already done, "
+                  f"{summary.failed} failed; steps applied: {counts}", highlight=False)
+    for rel, reason in summary.errors[:10]:
+        err_console.print(f"failed: {escape(rel)}: {escape(reason)}", highlight=False)
+    if summary.previews:
+        console.print(f"previews: {summary.out / 'preview'}", highlight=False)
+
+
 def main() -> None:
     """Console entry point: user errors become one line and an exit code."""
     try:
