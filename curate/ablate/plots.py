@@ -77,3 +77,53 @@ def det_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, *,
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def factor_levels_plot(frame: pd.DataFrame, factors: list[str], out: Path) -> Path:
+    """EER (%) per factor level: every run as a point (seed spread), the mean as a bar.
+
+    Args:
+        frame: rows (run, eval set) with factor columns, ``eval_set`` and ``value`` (0-1).
+    """
+    eval_sets = list(dict.fromkeys(frame["eval_set"]))
+    fig, axes = plt.subplots(len(eval_sets), len(factors), squeeze=False, dpi=110,
+                             figsize=(3.2 * len(factors) + 0.5, 2.8 * len(eval_sets) + 0.4))
+    for i, eval_set in enumerate(eval_sets):
+        part = frame[frame["eval_set"] == eval_set]
+        for j, factor in enumerate(factors):
+            ax = axes[i][j]
+            levels = list(dict.fromkeys(part[factor]))
+            for k, level in enumerate(levels):
+                values = 100 * part.loc[part[factor] == level, "value"].to_numpy()
+                ax.bar(k, values.mean(), color="#9ecae1", width=0.6)
+                jitter = np.linspace(-0.12, 0.12, len(values)) if len(values) > 1 else [0.0]
+                ax.scatter(k + np.asarray(jitter), values, color="#08519c", s=14, zorder=3)
+            ax.set_xticks(range(len(levels)), levels)
+            ax.set_title(f"{factor} ({eval_set})", fontsize=9)
+            ax.set_ylabel("EER (%)" if j == 0 else "")
+            ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def sharpness_scatter(frame: pd.DataFrame, out: Path) -> Path:
+    """Sharpness against EER (%), one colour per eval set.
+
+    Args:
+        frame: rows with ``eval_set``, ``sharpness`` and ``eer`` (0-1).
+    """
+    fig, ax = plt.subplots(figsize=(4.6, 3.8), dpi=120)
+    for eval_set, part in frame.groupby("eval_set"):
+        ax.scatter(part["sharpness"], 100 * part["eer"], label=str(eval_set), s=18)
+    ax.set_xlabel("m-sharpness")
+    ax.set_ylabel("EER (%)")
+    ax.legend(fontsize=7, frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

@@ -22,3 +22,32 @@ SELECT eval_set, eval_group,
 FROM results WHERE run_id = ?
 GROUP BY eval_set, eval_group ORDER BY eval_set, eval_group = 'all' DESC, eval_group
 """
+
+# --- ablations ---------------------------------------------------------------------
+UPSERT_ABLATION = """
+INSERT OR REPLACE INTO ablations (name, spec, spec_hash, created_at) VALUES (?, ?, ?, now())
+"""
+ABLATION_INFO = "SELECT name, spec, spec_hash, created_at FROM ablations WHERE name = ?"
+DELETE_ABLATION_RUN = "DELETE FROM ablation_runs WHERE ablation = ? AND cell = ? AND repeat = ?"
+INSERT_ABLATION_RUN = """
+INSERT INTO ablation_runs (ablation, run_id, cell, levels, repeat, seed) VALUES (?, ?, ?, ?, ?, ?)
+"""
+ABLATION_RUNS = """
+SELECT ar.run_id, ar.cell, ar.levels, ar.repeat, ar.seed, r.status, r.config,
+       date_diff('millisecond', r.started_at, r.finished_at) / 1000.0 AS seconds
+FROM ablation_runs ar LEFT JOIN runs r USING (run_id)
+WHERE ar.ablation = ? ORDER BY ar.cell, ar.repeat
+"""
+ABLATION_RESULTS = """
+SELECT ar.run_id, ar.cell, ar.levels, ar.repeat, res.eval_set, res.eval_group, res.metric,
+       res.value
+FROM ablation_runs ar JOIN results res USING (run_id) JOIN runs r USING (run_id)
+WHERE ar.ablation = ? AND r.status = 'finished'
+"""
+SELECTION_SPLIT_HOURS = """
+SELECT u.corpus, u.language, u.label, count(*) AS utterances,
+       round(sum(u.duration_s) / 3600.0, 4) AS hours
+FROM selection_items i JOIN utterances u USING (utt_id)
+WHERE i.selection = ? AND i.split = ?
+GROUP BY ALL ORDER BY ALL
+"""
