@@ -366,11 +366,40 @@ def bench_select_command(
     print(json.dumps(result) if as_json else describe(result))
 
 
+@bench_app.command("codec")
+def bench_codec_command(
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    batch: int = typer.Option(32, "--batch", min=1, help="Clips per batch."),
+    seconds: float = typer.Option(4.0, "--seconds", help="Clip duration in seconds."),
+    threads: int = typer.Option(1, "--threads", min=1, help="torch CPU threads."),
+    quick: bool = typer.Option(False, "--quick", help="One timed repeat (a smoke test)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """G.711 and channel sims batched on the device vs per-clip PyAV; real-codec costs."""
+    from curate.augment.bench_codec import bench_codec
+
+    result = bench_codec(device, batch, seconds, threads=threads,
+                         **({"repeats": 1, "warmup": 1, "cpu_clips": 2} if quick else {}))
+    if as_json:
+        print(json.dumps(result))
+        return
+    console.print(f"g711 batched: {result['value']:.1f} clips/s vs PyAV pcm_mulaw per clip "
+                  f"{result['baseline']:.1f} clips/s: {result['ratio']:.1f}x", highlight=False)
+    for step, figures in result["tensor"].items():
+        console.print(f"  {step:12s} {figures['clips_per_s']:9.1f} clips/s batched, "
+                      f"{figures['ratio']:.1f}x its per-clip CPU path", highlight=False)
+    for codec, figures in result["codecs"].items():
+        console.print(f"  codec {codec:7s} {figures['ms_per_clip']:7.1f} ms per clip on the "
+                      f"CPU (RTF {figures['rtf']:.4f})", highlight=False)
+
+
 @app.command()
 def augment(
-    chain: Path = typer.Argument(..., help="An augmentation chain TOML file."),
-    paths: List[Path] = typer.Argument(..., help="IN OUT (a folder of audio and the output "
-                                                 "folder), or only OUT with --selection."),
+    chain: Path = typer.Argument(..., metavar="CHAIN.toml",
+                                 help="An augmentation chain TOML file."),
+    paths: List[Path] = typer.Argument(..., metavar="[IN] OUT",
+                                       help="IN OUT (a folder of audio and the output "
+                                            "folder), or only OUT with --selection."),
     selection: Optional[str] = typer.Option(None, "--selection",
                                             help="Augment this frozen selection instead of IN."),
     split: Optional[str] = typer.Option(None, "--split", help="Only this split of --selection."),
@@ -410,6 +439,124 @@ def augment(
         err_console.print(f"failed: {escape(rel)}: {escape(reason)}", highlight=False)
     if summary.previews:
         console.print(f"previews: {summary.out / 'preview'}", highlight=False)
+
+
+@app.command("train")
+def train(
+    experiment: Path = typer.Argument(..., metavar="EXPERIMENT.toml",
+                                      help="An experiment file (recipes/experiments/*.toml)."),
+    resume: bool = typer.Option(False, "--resume",
+                                help="Continue an unfinished run from its last checkpoint."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY=VALUE",
+                                             help="Override a key, e.g. --set sam.enabled=true "
+                                                  "(repeatable)."),
+    db: Optional[Path] = DbOption,
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folders go to OUT/runs/RUN_ID "
+                                                           "(default: the file's out key)."),
+    force: bool = typer.Option(False, "--force", help="Train again even if the run finished."),
+    stop_at: Optional[int] = typer.Option(None, "--stop-at", min=1,
+                                          help="Stop after this step with a checkpoint "
+                                               "(continue later with --resume)."),
+) -> None:
+    """Train and evaluate an experiment; records the run, scores and results in the catalog.
+
+    Under torchrun every rank runs this command; rank 0 owns the catalog.
+    """
+    from curate.catalog.db import open_catalog
+    from curate.progress import progress_bar
+    from curate.train import distributed
+    from curate.train.experiment import load_experiment
+    from curate.train.run import run_experiment
+
+    parsed = load_experiment(experiment, set_ or [])
+    spec = parsed.run_spec()
+    target = out if out is not None else Path(parsed.out)
+    ctx = distributed.init_from_env(parsed.device)
+    if not ctx.is_main:
+        run_experiment(None, spec, target, resume=resume, force=force, stop_at=stop_at)
+        return
+    with open_catalog(db) as catalog:
+        with progress_bar(f"train {spec.name}") as bar:
+            callback = (lambda step, total, _loss: bar(step, total)) if bar else None
+            outcome = run_experiment(catalog, spec, target, progress=callback, resume=resume,
+                                     force=force, stop_at=stop_at)
+        if outcome.skipped:
+            console.print(f"run {outcome.run_id} already finished: its results "
+                          "(use --force to train again)", highlight=False)
+        if outcome.status == "stopped":
+            console.print(f"run {outcome.run_id} stopped at step {outcome.steps}; continue with "
+                          f"`curate train {experiment} --resume`", highlight=False)
+            return
+        from curate.ablate.report import results_table
+
+        console.print(_table(results_table(catalog, outcome.run_id),
+                             title=f"results of run {outcome.run_id}"))
+    console.print(f"run folder: {outcome.run_dir}", highlight=False)
+
+
+@app.command("eval")
+def eval_(
+    run: str = typer.Argument(..., metavar="RUN", help="A run id (runs.run_id)."),
+    on: str = typer.Option(..., "--on", metavar="SELECTION", help="The selection to score."),
+    split: str = typer.Option("test", "--split", help="Its split ('all': every split)."),
+    db: Optional[Path] = DbOption,
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir",
+                                           help="The run's folder, if it moved."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: "
+                                                                "the run's)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+) -> None:
+    """Score a selection with a run's model: scores, results per group, a score file."""
+    from curate.catalog.db import open_catalog
+    from curate.train.run import evaluate_run
+
+    with open_catalog(db) as catalog:
+        results = evaluate_run(catalog, run, on, split, run_dir=run_dir, device=device,
+                               batch_size=batch_size)
+    wide = results.pivot_table(index=["eval_set", "eval_group"], columns="metric",
+                               values="value", sort=False).reset_index()
+    console.print(_table(wide, title=f"run {run} on {on}"))
+
+
+@app.command("sharpness")
+def sharpness(
+    run: Optional[str] = typer.Argument(None, metavar="[RUN]", help="A run id."),
+    on: Optional[str] = typer.Option(None, "--on", metavar="SELECTION",
+                                     help="The selection to measure on."),
+    split: str = typer.Option("test", "--split", help="Its split ('all': every split)."),
+    rho: float = typer.Option(0.05, "--rho", help="Perturbation radius."),
+    m: int = typer.Option(32, "--m", min=1, help="Utterances per mini-batch."),
+    batches: int = typer.Option(20, "--batches", min=0, help="Mini-batches (0: all)."),
+    adaptive: bool = typer.Option(False, "--adaptive", help="ASAM perturbation |w|-scaled."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the batches."),
+    correlate_: bool = typer.Option(False, "--correlate",
+                                    help="Correlate stored sharpness with EER across runs "
+                                         "and eval sets instead."),
+    group: str = typer.Option("all", "--group", help="With --correlate: the eval group "
+                                                     "('any': every group)."),
+    db: Optional[Path] = DbOption,
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="The run's folder, if it "
+                                                                   "moved."),
+    device: Optional[str] = typer.Option(None, "--device"),
+) -> None:
+    """m-sharpness of a run's model per eval group, or its correlation with EER."""
+    from curate.catalog.db import open_catalog
+    from curate.train.sharpness import correlate, sharpness_run
+
+    if correlate_:
+        with open_catalog(db, read_only=True) as catalog:
+            frame = correlate(catalog, group=None if group == "any" else group, by_set=True)
+        console.print(_table(frame, title=f"sharpness vs EER (group {group})"))
+        return
+    if run is None or on is None:
+        raise CurateError("give RUN --on SELECTION, or --correlate (usage: curate sharpness "
+                          "RUN --on SELECTION [--split test] [--rho 0.05] [--m 32])")
+    with open_catalog(db) as catalog:
+        table = sharpness_run(catalog, run, on, split, rho=rho, m=m, batches=batches or None,
+                              adaptive=adaptive, seed=seed, run_dir=run_dir, device=device)
+    wide = table.pivot_table(index=["eval_set", "eval_group"], columns="metric",
+                             values="value", sort=False).reset_index()
+    console.print(_table(wide, title=f"m-sharpness of run {run} on {on}"))
 
 
 def main() -> None:

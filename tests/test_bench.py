@@ -56,3 +56,9 @@ def test_bench_select_small(tmp_path, run_cli):
     assert result["name"] == "select" and result["rows"] == 3000
     assert result["items"] > 0 and result["ratio"] > 0 and result["memory_ratio"] > 0
     assert result["baseline"] > 0 and result["unit"] == "s"
+
+
+def test_bench_codec_cli_small(run_cli):
+    code, out, err = run_cli("bench", "codec", "--batch", "2", "--seconds", "0.5", "--quick")
+    assert code == 0, err
+    assert "g711 batched:" in out and "codec mp3" in out

@@ -1,0 +1,354 @@
+"""Offline augmentation (``curate augment``) and spectrogram previews.
+
+:func:`augment_folder` runs a chain over every audio file under a folder,
+:func:`augment_selection` over the utterances of a frozen selection; both write the
+augmented audio under ``OUT`` at the same relative paths and one JSON line per file to
+``OUT/augment_log.jsonl``: ``{"path", "out", "utt_id", "sample_rate", "steps":
+[{"step", "params"}, ...], "status": "ok"}`` (or ``"status": "error"`` with the
+reason; a bad file never stops the run).
+
+The chain runs through :meth:`curate.augment.chain.Chain.apply_offline`, the same two
+stages training runs. Each file's randomness is a function of the seed and its
+relative path, so the output does not depend on the order or on interruptions: a run
+that is started again skips the files already in the log and continues.
+
+Audio is decoded (mono: channels averaged), resampled to the chain's rate, augmented
+and written as 16-bit FLAC (for ``.flac`` inputs) or 16-bit WAV (everything else;
+lossy inputs are not re-encoded lossily).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional, Sequence
+
+import numpy as np
+import soundfile as sf
+
+from curate.augment.chain import Chain, batch_generator, utterance_rng
+from curate.errors import CurateError
+
+__all__ = ["AugmentSummary", "augment_folder", "augment_selection", "augment_files",
+           "spectrogram_png", "LOG_NAME"]
+
+LOG_NAME = "augment_log.jsonl"
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".mp4", ".aac", ".webm",
+                  ".aiff", ".aif", ".au", ".sph")
+
+Progress = Optional[Callable[[int, int], None]]
+
+
+@dataclass
+class AugmentSummary:
+    """What a run did: files written, skipped (already done), failed, and where."""
+
+    out: Path
+    written: int = 0
+    skipped: int = 0
+    failed: int = 0
+    previews: list[Path] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    step_counts: dict[str, int] = field(default_factory=dict)
+
+
+def _out_path(rel: str) -> str:
+    p = Path(rel)
+    return str(p if p.suffix.lower() == ".flac" else p.with_suffix(".wav")).replace(os.sep, "/")
+
+
+def _done(log_path: Path, out: Path) -> set[str]:
+    done: set[str] = set()
+    if not log_path.exists():
+        return done
+    for line in log_path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by an interruption
+        if record.get("status") == "ok" and (out / record.get("out", "")).is_file():
+            done.add(record["path"])
+    return done
+
+
+def _load(path: str, sample_rate: int) -> tuple[np.ndarray, int]:
+    from curate.audio.decode import read_audio
+    from curate.augment.realcodec import resample
+
+    samples, rate = read_audio(path)
+    x = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
+    x = np.nan_to_num(np.asarray(x, dtype=np.float32))
+    if rate != sample_rate:
+        x = resample(x, rate, sample_rate)
+    return x, rate
+
+
+def _write(path: Path, y: np.ndarray, sample_rate: int) -> int:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clipped = int(np.count_nonzero(np.abs(y) > 32767 / 32768))
+    y = np.clip(y, -1.0, 32767 / 32768)
+    tmp = path.with_name(path.name + ".part")
+    fmt = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
+    sf.write(str(tmp), y, sample_rate, subtype="PCM_16", format=fmt)
+    os.replace(tmp, path)
+    return clipped
+
+
+def spectrogram_png(before: np.ndarray, after: np.ndarray, sample_rate: int, path: Path,
+                    title: str = "", max_seconds: float = 4.0) -> Path:
+    """Before/after log spectrograms (dB, 25 ms Hann, 10 ms hop) of the first
+    ``max_seconds`` s, one above the other, as a small PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.signal import stft
+
+    n = int(max_seconds * sample_rate)
+    fig, axes = plt.subplots(2, 1, figsize=(6.4, 3.6), sharex=True, sharey=True)
+    win = int(0.025 * sample_rate)
+    hop = int(0.010 * sample_rate)
+    for ax, signal, label in zip(axes, (before[:n], after[:n]), ("before", "after")):
+        if signal.size < win:
+            signal = np.pad(signal, (0, win - signal.size))
+        f, t, z = stft(signal, fs=sample_rate, window="hann", nperseg=win, noverlap=win - hop)
+        db = 20 * np.log10(np.abs(z) + 1e-6)
+        ax.pcolormesh(t, f / 1000, db, shading="auto", vmin=-100, vmax=-10, cmap="magma",
+                      rasterized=True)
+        ax.set_ylabel(f"{label}\nkHz", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[1].set_xlabel("s", fontsize=8)
+    if title:
+        axes[0].set_title(title, fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=100, format="png")
+    plt.close(fig)
+    from PIL import Image
+
+    buffer.seek(0)
+    # a 64-colour palette keeps a noisy spectrogram near 50-100 KB
+    Image.open(buffer).convert("RGB").quantize(colors=64).save(path, optimize=True)
+    return path
+
+
+def _title(steps: Sequence[dict]) -> str:
+    if not steps:
+        return "no step applied"
+    parts = []
+    for s in steps:
+        params = s.get("params", {})
+        if s["step"] == "codec":
+            br = params.get("bitrate")
+            parts.append(f"{params.get('codec')}" + (f" {br // 1000} kbit/s" if br else ""))
+        elif s["step"] == "preset":
+            parts.append(f"{params.get('preset')} {params.get('condition')}")
+        else:
+            parts.append(s["step"])
+    return " -> ".join(parts)
+
+
+def augment_files(chain: Chain, items: Iterable[tuple[str, str, Optional[str]]], out: Path,
+                  *, seed: Optional[int] = None, preview: Optional[int] = None,
+                  overwrite: bool = False, progress: Progress = None) -> AugmentSummary:
+    """Augment ``items`` = ``(source path, relative output path, utt_id)`` into ``out``.
+
+    Args:
+        chain: the chain.
+        items: files to augment; the relative path keys resumption and randomness.
+        out: output folder (created).
+        seed: overrides the chain's seed.
+        preview: only the first ``preview`` files, each with a before/after spectrogram
+            PNG under ``out/preview/``.
+        overwrite: start over (the log is cleared) instead of resuming.
+        progress: ``callback(done, total)``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_path = out / LOG_NAME
+    if overwrite and log_path.exists():
+        log_path.unlink()
+    items = sorted(items, key=lambda item: item[1])
+    if preview is not None:
+        items = items[:preview]
+    done = set() if overwrite else _done(log_path, out)
+    seed = chain.seed if seed is None else int(seed)
+    summary = AugmentSummary(out)
+    total = len(items)
+    if progress:
+        progress(0, total)
+    with open(log_path, "a") as log:
+        for k, (source, rel, utt_id) in enumerate(items, start=1):
+            rel = rel.replace(os.sep, "/")
+            if rel in done:
+                summary.skipped += 1
+                if progress:
+                    progress(k, total)
+                continue
+            target = _out_path(rel)
+            record: dict[str, Any] = {"path": rel, "out": target, "utt_id": utt_id,
+                                      "sample_rate": chain.sample_rate, "seed": seed}
+            try:
+                x, source_rate = _load(source, chain.sample_rate)
+                y, steps = chain.apply_offline(x, chain.sample_rate,
+                                               utterance_rng(seed, 0, rel),
+                                               batch_generator(seed, 0, rel))
+                clipped = _write(out / target, y, chain.sample_rate)
+                record.update({"source_rate": source_rate, "steps": steps, "status": "ok"})
+                if clipped:
+                    record["clipped_samples"] = clipped
+                for s in steps:
+                    summary.step_counts[s["step"]] = summary.step_counts.get(s["step"], 0) + 1
+                summary.written += 1
+                if preview is not None:
+                    png = out / "preview" / (target.rsplit(".", 1)[0] + ".png")
+                    summary.previews.append(spectrogram_png(x, y, chain.sample_rate, png,
+                                                            f"{rel}: {_title(steps)}"))
+            except Exception as exc:  # noqa: BLE001 - a bad file never stops the run
+                reason = str(exc) or type(exc).__name__
+                record.update({"status": "error", "error": reason})
+                summary.failed += 1
+                summary.errors.append((rel, reason))
+            log.write(json.dumps(record, separators=(",", ":")) + "\n")
+            log.flush()
+            if progress:
+                progress(k, total)
+    return summary
+
+
+def augment_folder(chain: Chain, in_dir: Path, out: Path, **kwargs: Any) -> AugmentSummary:
+    """Augment every audio file under ``in_dir`` (recursively) into ``out`` (see
+    :func:`augment_files` for the options)."""
+    in_dir = Path(in_dir)
+    if not in_dir.is_dir():
+        raise CurateError(f"input folder {in_dir} does not exist; give the folder of audio "
+                          "files to augment")
+    out = Path(out)
+    if out.resolve() == in_dir.resolve() or in_dir.resolve() in out.resolve().parents:
+        raise CurateError(f"output folder {out} is inside the input folder {in_dir}; give "
+                          "an output folder elsewhere")
+    items = [(str(p), p.relative_to(in_dir).as_posix(), None)
+             for p in sorted(in_dir.rglob("*"))
+             if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES]
+    if not items:
+        raise CurateError(f"no audio files under {in_dir} (looked for "
+                          f"{', '.join(AUDIO_SUFFIXES)})")
+    return augment_files(chain, items, out, **kwargs)
+
+
+def augment_selection(chain: Chain, catalog: Any, selection: str, out: Path,
+                      split: Optional[str] = None, **kwargs: Any) -> AugmentSummary:
+    """Augment the utterances of a frozen selection into ``out/<corpus>/<path>`` (see
+    :func:`augment_files` for the options); the log carries each ``utt_id``."""
+    from curate.catalog import sql as catalog_sql
+    from curate.select.freeze import selection_rows
+
+    rows = selection_rows(catalog, selection, split)
+    if rows.empty:
+        raise CurateError(f"selection {selection!r} has no items"
+                          + (f" in split {split!r}" if split else ""))
+    roots = {name: str(root).rstrip("/") + "/"
+             for name, root in catalog.execute(catalog_sql.CORPUS_ROOTS).fetchall()}
+    items = []
+    for row in rows.itertuples(index=False):
+        abspath = str(row.abspath)
+        root = roots.get(row.corpus, "")
+        rel = abspath[len(root):] if root and abspath.startswith(root) else Path(abspath).name
+        items.append((abspath, f"{row.corpus}/{rel}", str(row.utt_id)))
+    return augment_files(chain, items, out, **kwargs)
+
+
+# ------------------------------------------------------------------ documentation figures
+
+
+def _toy_codec():
+    """A stand-in 'neural codec' for the docs figure: STFT magnitudes averaged over 40
+    bands and quantised to 3 dB steps, phase kept (no trained model is shipped)."""
+    import torch
+
+    class ToyCodec(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            window = torch.hann_window(512, device=x.device)
+            spec = torch.stft(x[:, 0], 512, 128, window=window, return_complex=True)
+            mag = spec.abs().clamp_min(1e-7)
+            bands = torch.linspace(0, mag.shape[1], 41).long().tolist()
+            for lo, hi in zip(bands[:-1], bands[1:]):
+                level = 20 * torch.log10(mag[:, lo:hi].mean(dim=1, keepdim=True))
+                mag[:, lo:hi] = 10 ** (torch.round(level / 3) * 3 / 20)
+            y = torch.istft(torch.polar(mag, spec.angle()), 512, 128, window=window,
+                            length=x.shape[-1])
+            return y[:, None]
+
+    return ToyCodec()
+
+
+def write_doc_figures(out_dir: Path, seed: int = 0) -> list[Path]:
+    """Write ``aug_<step>.png`` (before/after spectrograms of one spoken sentence) for
+    every step of ``docs/augmentation.md``; needs espeak-ng (the demo's)."""
+    import torch
+
+    from curate.augment import presets, realcodec
+    from curate.augment.channel import TENSOR_STEPS
+    from curate.augment.chain import parse_chain
+    from curate.augment.neural import neural_codec
+    from curate.demo.espeak import synthesize
+
+    sr = 16000
+    x = synthesize("The quick brown fox jumps over the lazy dog.", "en", sample_rate=sr,
+                   seed=seed)[: int(2.6 * sr)]
+    x = (0.5 * x / max(1e-6, float(np.abs(x).max()))).astype(np.float32)
+    out_dir = Path(out_dir)
+    written = []
+
+    def save(name: str, y: np.ndarray, title: str) -> None:
+        written.append(spectrogram_png(x, np.asarray(y, np.float32), sr,
+                                       out_dir / f"aug_{name}.png", title, max_seconds=2.6))
+
+    def tensor(name: str, params: dict, **settings: Any) -> np.ndarray:
+        step = TENSOR_STEPS[name](sample_rate=sr, **settings)
+        return step.apply(torch.from_numpy(x)[None], None, [params])[0].numpy()
+
+    chain = parse_chain({"step": [{"name": "rawboost", "algo": 5}]}, "figure")
+    y, steps = chain.apply_offline(x, sr, np.random.default_rng(seed),
+                                   torch.Generator().manual_seed(seed))
+    save("rawboost", y, "rawboost, algo 5 (LnL + ISD)")
+    for codec, bitrate in (("mp3", 24000), ("aac", 16000), ("opus", 8000), ("amr_nb", 4750),
+                           ("g722", None)):
+        y = realcodec.encode_decode(x, sr, codec, bitrate)
+        rate = f" {bitrate // 1000 if bitrate % 1000 == 0 else bitrate / 1000} kbit/s" \
+            if bitrate else ""
+        save(f"codec_{codec}", y, f"codec: {codec}{rate}")
+    save("g711", tensor("g711", {"law": "mu"}), "g711: mu-law at 16 kHz")
+    save("telephone", tensor("telephone", {"law": "a", "low_hz": 300.0, "high_hz": 3400.0}),
+         "telephone: 8 kHz, 300-3400 Hz, A-law")
+    save("bandlimit", tensor("bandlimit", {"cutoff_hz": 4000.0}), "bandlimit: 4 kHz low-pass")
+    save("bit_depth", tensor("bit_depth", {"bits": 6}), "bit_depth: 6 bits")
+    save("downsample", tensor("downsample", {"rate": 6000, "method": "hold"}),
+         "downsample: 6 kHz, zero-order hold (aliasing)")
+    save("packet_loss", tensor("packet_loss", {"frame_ms": 40, "loss": 0.2, "conceal": "zero",
+                                               "seed": 3}),
+         "packet_loss: 40 ms frames, 20 % lost, zeros")
+    save("gain", tensor("gain", {"gain_db": 14.0}), "gain: +14 dB, clipped at full scale")
+    save("clip", tensor("clip", {"clip_db": -12.0}), "clip: at -12 dB of the peak")
+    y, params = presets.run_condition(x, sr, "asvspoof5", np.random.default_rng(seed), ["C08"])
+    save("preset", y, f"preset: asvspoof5 C08 (Opus narrowband, "
+                      f"{params['ops'][0]['bitrate'] / 1000:g} kbit/s)")
+    aug = parse_chain({"step": [{"name": "audiomentations.AddColorNoise", "min_snr_db": 15.0,
+                                 "max_snr_db": 15.0, "min_f_decay": -6.0,
+                                 "max_f_decay": -6.0}]}, "figure")
+    y, _ = aug.cpu_stage(x, sr, np.random.default_rng(seed))
+    save("audiomentations", y, "audiomentations.AddColorNoise: brown noise, 15 dB SNR")
+    y = neural_codec(torch.from_numpy(x)[None], None, _toy_codec(), sr)[0].numpy()
+    save("neural_codec", y, "neural_codec: a toy model (STFT magnitudes in 3 dB steps)")
+    return written
+
+
+if __name__ == "__main__":  # python -m curate.augment.offline docs/img
+    import sys
+
+    for figure in write_doc_figures(Path(sys.argv[1] if len(sys.argv) > 1 else "docs/img")):
+        print(figure, figure.stat().st_size // 1024, "KB")
