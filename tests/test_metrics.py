@@ -238,3 +238,41 @@ def test_bad_costs_are_rejected():
         min_dcf([1.0], [0.0], p_spoof=1.0)
     with pytest.raises(ValueError, match="c_fa"):
         act_dcf([1.0], [0.0], 0.0, c_fa=0.0)
+
+
+# --------------------------------------------------------------------------- eval outputs
+
+
+def test_group_results_report_every_metric_with_fixed_polarity():
+    import pandas as pd
+
+    from curate.train.evaluate import group_results
+
+    rng = np.random.default_rng(3)
+    bona, spoof = rng.normal(1, 1, 40), rng.normal(-1, 1, 60)
+    scored = pd.DataFrame({"score": np.concatenate([bona, spoof]),
+                           "label": ["bonafide"] * 40 + ["spoof"] * 60,
+                           "generator": [None] * 40 + ["c:a"] * 30 + ["c:b"] * 30,
+                           "codec": ["mp3"] * 20 + [None] * 20 + ["mp3"] * 30 + [None] * 30})
+    table = group_results(scored).pivot(index="eval_group", columns="metric", values="value")
+    assert table.loc["all", "eer"] == pytest.approx(compute_eer(bona, spoof)[0])
+    assert table.loc["all", "act_dcf"] == pytest.approx(act_dcf(bona, spoof))
+    assert table.loc["all", "cllr"] == pytest.approx(cllr(bona, spoof))
+    assert table.loc["all", "min_dcf"] <= table.loc["all", "act_dcf"]
+    assert {"codec=mp3", "codec=<none>", "generator=c:a"} <= set(table.index)
+    flipped = group_results(scored.assign(score=-scored["score"])).set_index(
+        ["eval_group", "metric"])["value"]
+    assert flipped[("all", "eer")] > 0.5  # never the better of two polarities
+
+
+def test_score_files_are_asvspoof5_style(tmp_path):
+    from curate.train.evaluate import read_score_file, write_score_file
+
+    path = write_score_file(tmp_path / "s" / "test.tsv", ["asv5:E_0001", "asv5:E_0002"],
+                            np.array([1.5, -0.25]))
+    assert path.read_text().splitlines() == ["filename\tcm-score", "E_0001\t1.500000",
+                                             "E_0002\t-0.250000"]
+    mixed = write_score_file(tmp_path / "m.tsv", ["a:1", "b:1"], np.array([0.0, 1.0]))
+    frame = read_score_file(mixed)
+    assert frame["filename"].tolist() == ["a:1", "b:1"]
+    assert frame["cm-score"].tolist() == [0.0, 1.0]

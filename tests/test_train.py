@@ -253,7 +253,7 @@ def test_items_and_labels():
     items = as_items([("a.wav", "spoof"), ("b.wav", 1, "b"), {"path": "c.wav", "label": 0}])
     assert items == [Item("a.wav", 0, "a.wav"), Item("b.wav", 1, "b"), Item("c.wav", 0)]
     ds = CropDataset.from_items(items, seconds=1.0)
-    assert ds.labels == [0, 1, 0] and len(ds) == 3
+    assert ds.labels.tolist() == [0, 1, 0] and len(ds) == 3
     with pytest.raises(ValueError, match="one label per path"):
         CropDataset(["a.wav"], [0, 1])
 
@@ -296,8 +296,8 @@ def test_config_validation_names_the_field():
         TrainConfig(device="toaster")
     with pytest.raises(ValueError, match="TrainConfig.model_kwargs"):
         TrainConfig(model_kwargs={"sample_rate": 8000})
-    with pytest.raises(ValueError, match="unknown TrainConfig field.*epochs"):
-        TrainConfig.from_dict({"epochs": 3})
+    with pytest.raises(ValueError, match="unknown TrainConfig field.*epoch_count"):
+        TrainConfig.from_dict({"epoch_count": 3})
     config = tiny_config()
     assert TrainConfig.from_dict(config.to_dict()) == config
 
@@ -348,7 +348,7 @@ def test_scores_follow_input_order_and_ignore_batching(corpus, trained):
 
 def test_same_seed_same_weights_and_caller_rng_untouched(corpus):
     (paths, labels), _ = corpus
-    config = tiny_config(steps=4, class_weighting=True, balanced_sampling=True)
+    config = tiny_config(steps=4, class_weighting=True, sampler="balanced")
     torch.manual_seed(1234)
     before = torch.get_rng_state()
     a = train(config, paths, labels).model.state_dict()
@@ -393,3 +393,199 @@ def test_bad_checkpoint_is_a_clear_error(tmp_path):
     torch.save({"weights": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(CurateError, match="not a curate checkpoint"):
         load_checkpoint(tmp_path / "other.pt")
+
+
+# --------------------------------------------------------------------------- regimes, samplers
+
+
+def test_long_regime_keeps_short_clips_whole_and_crops_long_ones(tmp_path):
+    from curate.train.data import CropDataset
+
+    rng = np.random.default_rng(5)
+    short = write_wav(tmp_path / "short.wav", rng.standard_normal(int(1.5 * SR)))
+    long = write_wav(tmp_path / "long.wav", rng.standard_normal(int(4.0 * SR)))
+    ds = CropDataset([short, long], [1, 0], seconds=None, regime="long",
+                     long_seconds=(2.0, 3.0), seed=1)
+    wave, length, _ = ds[0]
+    assert length == int(1.5 * SR)
+    assert torch.equal(wave, torch.from_numpy(sf.read(short, dtype="float32")[0]))
+    lengths = {ds[(1, e)][1] for e in range(6)}
+    assert all(2.0 * SR <= n <= 3.0 * SR for n in lengths) and len(lengths) > 1
+    assert torch.equal(ds[(1, 4)][0], ds[(1, 4)][0])  # a function of (seed, epoch, index)
+
+
+def test_packed_strings_and_train_data_from_a_selection_frame():
+    import pandas as pd
+
+    from curate.train.data import PackedStrings, TrainData
+
+    strings = PackedStrings(["a", "ünïcode/päth.wav", "", "z" * 300])
+    assert list(strings) == ["a", "ünïcode/päth.wav", "", "z" * 300] and strings[-1] == "z" * 300
+    assert strings[1:3] == ["ünïcode/päth.wav", ""]
+    with pytest.raises(IndexError):
+        strings[4]
+    frame = pd.DataFrame({"utt_id": ["c:1", "c:2", "d:3"], "abspath": ["/x/1", "/x/2", "/y/3"],
+                          "label": ["bonafide", "spoof", "spoof"], "corpus": ["c", "c", "d"],
+                          "language": ["eng", None, "deu"], "duration_s": [1.0, 2.5, 3.0],
+                          "weight": [1.0, 0.5, 2.0]})
+    data = TrainData.from_frame(frame)
+    assert data.labels.tolist() == [1, 0, 0] and data.utt_ids[2] == "d:3"
+    assert data.paths[0] == "/x/1" and data.seconds().tolist() == [1.0, 2.5, 3.0]
+    codes, names = data.groups["language"]
+    assert names == ["<none>", "deu", "eng"] and codes.tolist() == [2, 0, 1]
+    assert data.weights.tolist() == [1.0, 0.5, 2.0]
+
+
+def test_temperature_and_weighted_samplers():
+    from curate.train.data import EpochPlan
+
+    groups = [0] * 90 + [1] * 10
+    labels = [0, 1] * 50
+    natural = EpochPlan(labels, mode="temperature", groups=groups, temperature=1.0)
+    counts = np.bincount([groups[i] for i in natural.indices(0).tolist()])
+    assert counts.tolist() == [90, 10]
+    flat = EpochPlan(labels, mode="temperature", groups=groups, temperature=1000.0)
+    counts = np.bincount([groups[i] for i in flat.indices(0).tolist()])
+    assert counts.tolist() == [50, 50]  # ~uniform over groups, small group cycled
+    t2 = EpochPlan(labels, mode="temperature", groups=groups, temperature=2.0)
+    expected = 100 * 3 / (3 + 1)  # sqrt(90) : sqrt(10) = 3 : 1
+    assert np.bincount([groups[i] for i in t2.indices(0).tolist()])[0] == expected
+    assert t2.indices(3).tolist() == t2.indices(3).tolist() != t2.indices(4).tolist()
+    weights = [0.0] * 50 + [1.0] * 50
+    drawn = EpochPlan(labels, mode="weighted", weights=weights).indices(0)
+    assert len(drawn) == 100 and drawn.min() >= 50
+    with pytest.raises(ValueError, match="one group per item"):
+        EpochPlan(labels, mode="temperature")
+
+
+def test_dynamic_batches_respect_the_budget_and_cover_each_epoch():
+    from curate.train.data import DynamicBatchSampler, EpochPlan, ShardedBatchSampler
+
+    rng = np.random.default_rng(0)
+    seconds = rng.uniform(1.0, 13.0, 200)
+    plan = EpochPlan([0, 1] * 100, seed=2)
+    sampler = DynamicBatchSampler(plan, seconds, 40.0, buckets=5, seed=2, min_items=2)
+    epoch = sampler.epoch_batches(0)
+    assert sorted(i for b in epoch for i, _ in b) == list(range(200))
+    for batch in epoch:
+        longest = max(seconds[i] for i, _ in batch)
+        assert len(batch) >= 2 and (longest * len(batch) <= 40.0 or len(batch) == 2)
+    spread = np.mean([np.ptp([seconds[i] for i, _ in b]) for b in epoch])
+    assert spread < 4.0  # length buckets keep padding low
+    n0 = len(epoch)
+    stream = list(DynamicBatchSampler(plan, seconds, 40.0, buckets=5, seed=2, min_items=2,
+                                      num_batches=n0 + 3))
+    assert stream[:n0] == epoch and {e for _, e in stream[n0]} == {1}
+    resumed = list(DynamicBatchSampler(plan, seconds, 40.0, buckets=5, seed=2, min_items=2,
+                                       num_batches=n0 + 3, start_batch=n0 - 1))
+    assert resumed == stream[n0 - 1:]
+    shards = [list(ShardedBatchSampler(iter([b]), r, 2)) for b in epoch[:3] for r in (0, 1)]
+    assert sorted(shards[0][0] + shards[1][0]) == sorted(epoch[0])
+
+
+def test_lr_schedules():
+    kw = dict(base_lr=1.0, warmup_steps=2, total_steps=12, min_lr_ratio=0.1)
+    linear = [lr_at(s, schedule="linear", **kw) for s in range(13)]
+    assert linear[:3] == [0.5, 1.0, 1.0] and linear[12] == pytest.approx(0.1)
+    assert linear[7] == pytest.approx(1.0 - 0.9 * 0.5)
+    assert {lr_at(s, schedule="constant", **kw) for s in range(2, 12)} == {1.0}
+
+
+class RecordingChain:
+    """Duck-typed augmentation chain: CPU stage flips polarity at random and logs it;
+    device stage scales each row."""
+
+    has_cpu_steps = True
+    has_device_steps = True
+
+    def cpu_stage(self, x, sample_rate, rng):
+        flip = bool(rng.random() < 0.5)
+        return (-x if flip else x).astype(np.float32), ([{"step": "flip", "params": {}}]
+                                                         if flip else [])
+
+    def device_stage(self, x, lengths, generator):
+        gains = 0.5 + torch.rand(x.shape[0], generator=generator, device=x.device)
+        return x * gains[:, None], [[{"step": "gain", "params": {"g": float(g)}}]
+                                    for g in gains]
+
+
+def test_cpu_augmentation_stage_is_seeded_per_item_and_epoch(tmp_path):
+    path = write_wav(tmp_path / "a.wav", np.random.default_rng(0).standard_normal(SR))
+    ds = CropDataset([path] * 8, [1] * 8, seconds=0.5, seed=3, chain=RecordingChain(),
+                     return_meta=True)
+    plain = CropDataset([path] * 8, [1] * 8, seconds=0.5, seed=3)
+    flips = []
+    for i in range(8):
+        wave, length, label, index, epoch, steps = ds[(i, 1)]
+        assert (index, epoch, length) == (i, 1, 8000)
+        crop = plain[(i, 1)][0]
+        assert torch.equal(wave, -crop if steps else crop)  # same crop, then the chain
+        flips.append(bool(steps))
+        assert ds[(i, 1)][5] == steps
+    assert 0 < sum(flips) < 8
+    batch = collate([ds[(i, 0)] for i in range(3)])
+    assert batch.index.tolist() == [0, 1, 2] and batch.epoch.tolist() == [0, 0, 0]
+    assert len(batch.steps) == 3
+
+
+def test_chain_file_is_loaded_in_each_worker(tmp_path):
+    import pickle
+
+    ds = CropDataset(["a.wav"], [1], chain=str(tmp_path / "chain.toml"))
+    clone = pickle.loads(pickle.dumps(ds))
+    assert clone._chain is None and clone._chain_spec == str(tmp_path / "chain.toml")
+
+
+def test_training_with_a_chain_logs_every_item_and_is_reproducible(corpus):
+    (paths, labels), _ = corpus
+    logs = []
+    config = tiny_config(steps=3, log_augmentation=True, num_workers=0)
+    a = train(config, paths, labels, chain=RecordingChain(),
+              augment_log=lambda epoch, frame: logs.append((epoch, frame)))
+    b = train(tiny_config(steps=3, num_workers=2), paths, labels, chain=RecordingChain())
+    assert all(torch.equal(v, b.model.state_dict()[k]) for k, v in a.model.state_dict().items())
+    frame = logs[0][1]
+    assert logs[0][0] == 0 and len(frame) == 3 * 8 and set(frame.columns) == {"utt_id", "steps"}
+    assert all(s[-1]["step"] == "gain" for s in frame.steps)
+    assert set(frame.utt_id) <= set(paths)
+
+
+def test_epochs_precision_and_temperature_sampling(corpus):
+    from curate.train.data import TrainData
+    from curate.train.loop import total_steps
+
+    (paths, labels), _ = corpus
+    data = TrainData.from_lists(paths, labels, groups={"corpus": ["a"] * 40 + ["b"] * 8})
+    config = tiny_config(epochs=0.5, sampler="temperature", sampler_by="corpus",
+                         temperature=3.0, precision="bf16")
+    assert total_steps(config, data) == 3  # 48 items / 8 per batch * 0.5
+    result = train(config, data)
+    assert result.steps == 3 and np.isfinite(result.losses).all()
+    with pytest.raises(ValueError, match="sampler_by 'language'"):
+        train(tiny_config(sampler="temperature", sampler_by="language"), data)
+
+
+def test_dynamic_batching_in_the_long_regime(corpus):
+    (paths, labels), _ = corpus
+    config = tiny_config(regime="long", long_min_seconds=0.5, long_max_seconds=0.8,
+                         max_batch_seconds=4.0, steps=4)
+    result = train(config, paths, labels)
+    assert result.steps == 4 and np.isfinite(result.losses).all()
+
+
+def test_scores_sorted_by_duration_are_the_same(corpus, trained):
+    result, _ = trained
+    _, (paths, _) = corpus
+    durations = [sf.info(p).duration for p in paths[:9]]
+    np.testing.assert_allclose(score(result.model, paths[:9], batch_size=4, durations=durations),
+                               score(result.model, paths[:9], batch_size=4), atol=1e-5)
+
+
+def test_loader_benchmark_reports_audio_seconds(tmp_path):
+    from curate.train.bench import bench_loader
+
+    result = bench_loader(files=4, seconds=1.0, crop_seconds=0.5, workers=0, batch_size=2,
+                          epochs=2, workdir=tmp_path)
+    assert result["name"] == "loader" and result["unit"] == "audio-s/s per worker"
+    assert result["value"] > 0 and result["baseline"] > 0
+    assert result["ratio"] == pytest.approx(result["value"] / result["baseline"])

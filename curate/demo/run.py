@@ -5,7 +5,9 @@
    table-recipe CSV;
 2. read both through the same recipes a user would use, probe them;
 3. freeze a selection whose test split holds a generator unseen in training;
-4. train a small detector on the CPU, score the test split, store EER/minDCF;
+4. train a small detector on the CPU through the training loop, from the shipped
+   experiment file (``recipes/experiments/demo.toml``, copied to DIR/experiment.toml),
+   score the dev and test splits, store EER/minDCF/actDCF/Cllr;
 5. write ``DIR/report/report.md`` with a composition plot and DET curves.
 
 Every file the demo reads (recipes, the selection spec) is written to DIR so
@@ -14,6 +16,7 @@ the steps can be repeated by hand with the CLI.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +32,10 @@ from curate.recipes.engine import insert_corpus, read_corpus_data
 from curate.recipes.spec import load_recipe
 from curate.select.freeze import freeze
 from curate.select.spec import load_selection
+from curate.recipes.spec import builtin_recipes_dir
+from curate.train.experiment import Experiment, load_experiment
 from curate.train.loop import TrainConfig
-from curate.train.run import RunSpec, run_experiment
+from curate.train.run import run_experiment
 
 # The multilingual part is read by the generic table recipe, configured here.
 MULTI_RECIPE = """\
@@ -84,10 +89,21 @@ class DemoOutcome:
     report: Path
 
 
+def _experiment(out: Path, quick: bool, seed: int) -> tuple[Experiment, list[str], Path]:
+    """The shipped demo experiment, copied to ``out/experiment.toml``, with the demo's
+    overrides (``--set`` arguments that repeat it by hand)."""
+    source = builtin_recipes_dir() / "experiments" / "demo.toml"
+    path = out / "experiment.toml"
+    shutil.copyfile(source, path)
+    sets = [f"seed={seed}"] + (["train.steps=120", "checkpoint.every=60"] if quick else [])
+    return load_experiment(path, sets), sets, path
+
+
 def _config(quick: bool, seed: int) -> TrainConfig:
-    return TrainConfig(model="small_cnn", steps=120 if quick else 600, batch_size=16,
-                       crop_seconds=2.0, lr=2e-3, warmup_steps=10, seed=seed, device="cpu",
-                       balanced_sampling=True, log_every=10)
+    """The demo's training settings (those of ``recipes/experiments/demo.toml``)."""
+    source = builtin_recipes_dir() / "experiments" / "demo.toml"
+    sets = [f"seed={seed}"] + (["train.steps=120", "checkpoint.every=60"] if quick else [])
+    return load_experiment(source, sets).train_config()
 
 
 def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0, jobs: int = 2,
@@ -138,10 +154,12 @@ def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0
             say(f"    {row.split}: {row.utterances} utterances ({row.bonafide} bonafide, "
                 f"{row.spoof} spoof)")
 
-        config = _config(quick, seed)
-        say(f"4/5 training {config.model} for {config.steps} steps on the CPU")
-        spec = RunSpec(name="demo", selection="demo", train_split="train",
-                       eval_splits=("dev", "test"), config=config)
+        experiment, sets, exp_path = _experiment(out, quick, seed)
+        spec = experiment.run_spec()
+        config = spec.config
+        say(f"4/5 training {config.model} for {config.steps} steps on the CPU "
+            f"({exp_path.name}; by hand: curate train {exp_path} --db {db} --out {out} "
+            + " ".join(f"--set {s}" for s in sets) + ")")
         with bar("train") as progress:
             callback = (lambda step, total, _loss: progress(step, total)) if progress else None
             outcome = run_experiment(catalog, spec, out, progress=callback)

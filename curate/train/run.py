@@ -1,18 +1,27 @@
-"""A training run against the catalog: selection in, runs/scores/results out.
+"""A training run against the catalog: selections in, runs/scores/results out.
 
 ``run_id`` is ``NAME-<hash of the config and data>``: running the same
-experiment again finds the finished run and skips it, so a re-run is cheap.
-Workers never open the catalog: the selection is read once into plain arrays.
+experiment again finds the finished run and skips it, so a re-run is cheap; an
+interrupted run continues from its last checkpoint with ``resume=True``.
+Workers never open the catalog: the selections are read once into plain arrays
+(under DDP by rank 0, which sends them to the other ranks).
+
+Data references: a bare name in ``train_split`` / ``dev_split`` / ``eval_splits`` is a
+split of ``selection``; ``"SELECTION:SPLIT"`` names another selection's split; an
+``extra_eval`` entry without a colon is a whole selection. Eval sets are named by the
+bare split, ``SELECTION:SPLIT`` or ``SELECTION``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -21,25 +30,64 @@ import curate
 from curate.catalog.db import Catalog
 from curate.errors import CurateError
 from curate.select.freeze import selection_rows
+from curate.train import distributed as ddp
 from curate.train import sql
-from curate.train.evaluate import group_results
-from curate.train.loop import TrainConfig, save_checkpoint, score, train
+from curate.train.data import TrainData
+from curate.train.evaluate import group_results, write_score_file
+from curate.train.loop import TrainConfig, load_checkpoint, save_checkpoint, score, train
+
+__all__ = ["RunSpec", "RunOutcome", "code_version", "run_id_for", "run_id_of", "run_results",
+           "run_experiment", "evaluate_run", "load_run", "parse_ref", "eval_set_name"]
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """What a run trains on and is evaluated on."""
+    """What a run trains on and is evaluated on.
+
+    Attributes:
+        name: experiment name (the run id adds a content hash).
+        selection: the main selection.
+        train_split: the training split (or ``"SELECTION:SPLIT"``).
+        eval_splits: eval sets scored at the end (splits or ``"SELECTION:SPLIT"``).
+        config: the training settings.
+        dev_split: dev set for ``eval_every`` / best checkpoints (None: none).
+        extra_eval: more eval sets: ``"SELECTION:SPLIT"`` or a whole ``"SELECTION"``.
+    """
 
     name: str
     selection: str
     train_split: str = "train"
     eval_splits: tuple[str, ...] = ("test",)
     config: TrainConfig = field(default_factory=TrainConfig)
+    dev_split: str | None = None
+    extra_eval: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return {"name": self.name, "selection": self.selection,
                 "train_split": self.train_split, "eval_splits": list(self.eval_splits),
+                "dev_split": self.dev_split, "extra_eval": list(self.extra_eval),
                 "train": self.config.to_dict()}
+
+    def eval_refs(self) -> list[tuple[str, str | None, str]]:
+        """``(selection, split or None, eval set name)`` of every eval set, deduplicated."""
+        out: dict[str, tuple[str, str | None, str]] = {}
+        for ref in self.eval_splits:
+            sel, split = parse_ref(ref, self.selection)
+            name = eval_set_name(sel, split, self.selection)
+            out.setdefault(name, (sel, split, name))
+        for ref in self.extra_eval:
+            sel, split = parse_ref(ref, None)
+            name = eval_set_name(sel, split, self.selection)
+            out.setdefault(name, (sel, split, name))
+        return list(out.values())
+
+    def selections(self) -> list[str]:
+        """Every selection the run reads."""
+        names = {self.selection, parse_ref(self.train_split, self.selection)[0]}
+        if self.dev_split:
+            names.add(parse_ref(self.dev_split, self.selection)[0])
+        names.update(sel for sel, _, _ in self.eval_refs())
+        return sorted(names)
 
 
 @dataclass(frozen=True)
@@ -48,6 +96,29 @@ class RunOutcome:
     skipped: bool
     results: pd.DataFrame  # eval_set, eval_group, metric, value
     checkpoint: Path | None
+    status: str = "finished"
+    run_dir: Path | None = None
+    steps: int = 0
+
+
+def parse_ref(ref: str, default_selection: str | None) -> tuple[str, str | None]:
+    """``"SPLIT"`` -> (default, SPLIT); ``"SEL:SPLIT"`` -> (SEL, SPLIT); with no default,
+    ``"SEL"`` -> (SEL, None), a whole selection."""
+    ref = str(ref).strip()
+    if ":" in ref:
+        sel, split = ref.split(":", 1)
+        if not sel or not split:
+            raise CurateError(f"data reference {ref!r} must be SPLIT or SELECTION:SPLIT")
+        return sel, split
+    if default_selection is None:
+        return ref, None
+    return default_selection, ref
+
+
+def eval_set_name(selection: str, split: str | None, own_selection: str | None) -> str:
+    if split is None:
+        return selection
+    return split if selection == own_selection else f"{selection}:{split}"
 
 
 def code_version() -> str:
@@ -61,8 +132,19 @@ def code_version() -> str:
     return curate.__version__ + suffix
 
 
-def run_id_for(spec: RunSpec, selection_hash: str) -> str:
-    blob = json.dumps({"spec": spec.to_dict(), "selection": selection_hash}, sort_keys=True)
+def _file_hash(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        return hashlib.blake2b(Path(path).read_bytes(), digest_size=8).hexdigest()
+    except OSError:
+        return None
+
+
+def run_id_for(spec: RunSpec, selection_hash: str | dict[str, str]) -> str:
+    """``NAME-hash``: of the spec, the selections' spec hashes and the chain file's text."""
+    blob = json.dumps({"spec": spec.to_dict(), "selection": selection_hash,
+                       "augment": _file_hash(spec.config.augment)}, sort_keys=True)
     return f"{spec.name}-{hashlib.blake2b(blob.encode(), digest_size=5).hexdigest()}"
 
 
@@ -73,56 +155,232 @@ def _selection_hash(catalog: Catalog, name: str) -> str:
     return row[0]
 
 
+def _hashes(catalog: Catalog, spec: RunSpec) -> str | dict[str, str]:
+    names = spec.selections()
+    if names == [spec.selection]:
+        return _selection_hash(catalog, spec.selection)  # the first cut's run ids stay
+    return {name: _selection_hash(catalog, name) for name in names}
+
+
+def run_id_of(catalog: Catalog, spec: RunSpec) -> str:
+    """The run id ``spec`` gets against ``catalog`` (its selections' spec hashes)."""
+    return run_id_for(spec, _hashes(catalog, spec))
+
+
 def run_results(catalog: Catalog, run_id: str) -> pd.DataFrame:
     return catalog.df(sql.RUN_RESULTS, [run_id])
 
 
-def run_experiment(catalog: Catalog, spec: RunSpec, out_dir: Path | str, *,
-                   progress: Callable[[int, int, float], None] | None = None,
-                   force: bool = False) -> RunOutcome:
-    """Train on ``spec.selection``/``train_split``, score the eval splits, store results."""
-    run_id = run_id_for(spec, _selection_hash(catalog, spec.selection))
-    status = catalog.execute(sql.RUN_STATUS, [run_id]).fetchone()
-    run_dir = Path(out_dir) / "runs" / run_id
-    if status is not None and status[0] == "finished" and not force:
-        return RunOutcome(run_id, True, run_results(catalog, run_id), run_dir / "model.pt")
+def _rows(catalog: Catalog, selection: str, split: str | None) -> pd.DataFrame:
+    rows = selection_rows(catalog, selection, split)
+    codecs = catalog.df(sql.SELECTION_CODECS, [selection, split, split])
+    if codecs["codec"].notna().any():
+        rows = rows.merge(codecs, on="utt_id", how="left")
+    return rows
 
-    train_rows = selection_rows(catalog, spec.selection, spec.train_split)
-    if train_rows.empty:
-        raise CurateError(f"selection {spec.selection!r} has no {spec.train_split!r} split")
-    eval_rows = {s: selection_rows(catalog, spec.selection, s) for s in spec.eval_splits}
+
+def _scores_of(model: Any, rows: pd.DataFrame, config: TrainConfig, device: str,
+               ctx: ddp.DistContext) -> np.ndarray:
+    """Scores of ``rows`` in order; under DDP each rank scores every world-th row."""
+    paths = rows["abspath"].tolist()
+    durations = rows["duration_s"].to_numpy(dtype=np.float64) if "duration_s" in rows else None
+    index = np.arange(ctx.rank, len(paths), ctx.world)
+    part = score(model, [paths[i] for i in index], sample_rate=config.sample_rate,
+                 max_seconds=config.eval_max_seconds, batch_size=config.eval_batch_size,
+                 device=device, num_workers=config.num_workers, precision=config.precision,
+                 durations=None if durations is None else durations[index])
+    out = np.empty(len(paths), dtype=np.float64)
+    for idx, values in ddp.gather_objects((index, part), ctx):
+        out[idx] = values
+    return out
+
+
+def _store_eval_set(catalog: Catalog, run_id: str, eval_set: str, scored: pd.DataFrame,
+                    run_dir: Path | None) -> pd.DataFrame:
+    """Replace one eval set's scores and results (sharpness kept); write its score file."""
+    results = group_results(scored).assign(run_id=run_id, eval_set=eval_set)
     with catalog.transaction() as con:
-        con.execute(sql.DELETE_RUN, [run_id])
-        con.execute(sql.INSERT_RUN, [run_id, spec.name, json.dumps(spec.to_dict()),
-                                     spec.config.seed, code_version()])
-    try:
-        labels = (train_rows["label"] == "bonafide").astype(int).to_numpy()
-        result = train(spec.config, train_rows["abspath"].tolist(), labels, progress=progress)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        checkpoint = run_dir / "model.pt"
-        save_checkpoint(checkpoint, result.model, spec.config, result.steps)
-        frames = []
-        for eval_set, rows in eval_rows.items():
-            if rows.empty:
-                continue
-            scores = score(result.model, rows["abspath"].tolist(),
-                           sample_rate=spec.config.sample_rate, device=result.device)
-            scored = rows.assign(score=np.asarray(scores, dtype=np.float64))
-            frames.append((eval_set, scored))
-        with catalog.transaction() as con:
+        con.execute(sql.DELETE_EVAL_SET_SCORES, [run_id, eval_set])
+        con.execute(sql.DELETE_EVAL_SET_RESULTS, [run_id, eval_set])
+        table = scored[["utt_id", "score"]].assign(run_id=run_id, eval_set=eval_set)
+        con.register("_scores", table)
+        con.execute(sql.INSERT_SCORES)
+        con.unregister("_scores")
+        con.register("_results", results)
+        con.execute(sql.INSERT_RESULTS)
+        con.unregister("_results")
+    if run_dir is not None:
+        write_score_file(run_dir / "scores" / f"{_safe(eval_set)}.tsv",
+                         scored["utt_id"].tolist(), scored["score"].to_numpy())
+    return results
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)
+
+
+def _prepare(catalog: Catalog, spec: RunSpec, out_dir: Path, force: bool,
+             resume: bool) -> dict[str, Any]:
+    """Main process: the run's id and state, and the rows every rank needs."""
+    run_id = run_id_of(catalog, spec)
+    run_dir = out_dir / "runs" / run_id
+    status = catalog.execute(sql.RUN_STATUS, [run_id]).fetchone()
+    plan: dict[str, Any] = {"run_id": run_id, "run_dir": str(run_dir), "skipped": False}
+    if status is not None and status[0] == "finished" and not force:
+        plan["skipped"] = True
+        return plan
+    train_sel, train_split = parse_ref(spec.train_split, spec.selection)
+    train_rows = _rows(catalog, train_sel, train_split)
+    if train_rows.empty:
+        raise CurateError(f"selection {train_sel!r} has no {train_split!r} split")
+    dev_rows = None
+    if spec.dev_split:
+        dev_rows = _rows(catalog, *parse_ref(spec.dev_split, spec.selection))
+        if dev_rows.empty:
+            raise CurateError(f"dev set {spec.dev_split!r} of selection {spec.selection!r} is "
+                              "empty; set dev to an existing split or leave it out")
+    eval_rows = {name: _rows(catalog, sel, split) for sel, split, name in spec.eval_refs()}
+    checkpoint = run_dir / "checkpoints" / "last.pt"
+    continuing = bool(resume and status is not None and checkpoint.is_file() and not force)
+    stored = dict(spec.to_dict(), run_dir=str(run_dir))
+    with catalog.transaction() as con:
+        if continuing:
+            con.execute(sql.RESTART_RUN, [run_id])
+        else:
+            con.execute(sql.DELETE_RUN, [run_id])
             con.execute(sql.DELETE_RUN_OUTPUTS_SCORES, [run_id])
             con.execute(sql.DELETE_RUN_OUTPUTS_RESULTS, [run_id])
-            for eval_set, scored in frames:
-                table = scored[["utt_id", "score"]].assign(run_id=run_id, eval_set=eval_set)
-                con.register("_scores", table)
-                con.execute(sql.INSERT_SCORES)
-                con.unregister("_scores")
-                results = group_results(scored).assign(run_id=run_id, eval_set=eval_set)
-                con.register("_results", results)
-                con.execute(sql.INSERT_RESULTS)
-                con.unregister("_results")
-            con.execute(sql.FINISH_RUN, ["finished", run_id])
+            con.execute(sql.DELETE_RUN_AUGMENT_LOG, [run_id])
+            con.execute(sql.INSERT_RUN, [run_id, spec.name, json.dumps(stored),
+                                         spec.config.seed, code_version()])
+    if not continuing and (run_dir / "checkpoints").exists():
+        shutil.rmtree(run_dir / "checkpoints")  # a fresh start leaves no stale checkpoint
+    plan.update(train=train_rows, dev=dev_rows, evals=eval_rows, resume=continuing)
+    return plan
+
+
+def run_experiment(catalog: Catalog | None, spec: RunSpec, out_dir: Path | str, *,
+                   progress: Callable[[int, int, float], None] | None = None,
+                   force: bool = False, resume: bool = False,
+                   stop_at: int | None = None) -> RunOutcome:
+    """Train on the spec's training split, score its eval sets, store everything.
+
+    Args:
+        catalog: the open catalog (None on DDP ranks other than 0).
+        spec: the run.
+        out_dir: ``OUT/runs/RUN_ID/`` gets ``checkpoints/``, ``model.pt`` and ``scores/``.
+        progress: ``progress(step, total, loss)``.
+        force: train again even if the run finished.
+        resume: continue an unfinished run from its last checkpoint.
+        stop_at: stop after this step with a checkpoint (status ``stopped``; resume later).
+    """
+    ctx = ddp.context()
+    out_dir = Path(out_dir)
+    plan = None
+    if ctx.is_main:
+        if catalog is None:
+            raise ValueError("run_experiment needs the catalog on rank 0")
+        plan = _prepare(catalog, spec, out_dir, force, resume)
+    plan = ddp.broadcast_object(plan, ctx)
+    run_id, run_dir = plan["run_id"], Path(plan["run_dir"])
+    if plan["skipped"]:
+        results = run_results(catalog, run_id) if ctx.is_main else pd.DataFrame()
+        return RunOutcome(run_id, True, results, run_dir / "model.pt", "finished", run_dir)
+
+    sink = None
+    if spec.config.log_augmentation and ctx.is_main:
+        from curate.augment.log import write_augment_log
+
+        def write(epoch: int, frame: pd.DataFrame) -> None:
+            write_augment_log(catalog, run_id, epoch, frame)
+
+        sink = write
+
+    try:
+        dev = TrainData.from_frame(plan["dev"]) if plan["dev"] is not None else None
+        result = train(spec.config, TrainData.from_frame(plan["train"]), dev=dev,
+                       out_dir=run_dir, resume=plan["resume"], stop_at=stop_at,
+                       progress=progress, augment_log=sink)
+        if result.steps < result.total_steps:
+            if ctx.is_main:
+                catalog.execute(sql.FINISH_RUN, ["stopped", run_id])
+            return RunOutcome(run_id, False, pd.DataFrame(), None, "stopped", run_dir,
+                              result.steps)
+        checkpoint = run_dir / "model.pt"
+        if ctx.is_main:
+            save_checkpoint(checkpoint, result.model, spec.config, result.steps,
+                            extra={"class_weights": result.class_weights,
+                                   "dev_eer": {str(k): v for k, v in result.dev_eer.items()},
+                                   "best": [list(b) for b in result.best]})
+        for eval_set, rows in plan["evals"].items():
+            if rows.empty:
+                continue
+            scores = _scores_of(result.model, rows, spec.config, result.device, ctx)
+            if ctx.is_main:
+                _store_eval_set(catalog, run_id, eval_set,
+                                rows.assign(score=scores), run_dir)
+        if ctx.is_main:
+            catalog.execute(sql.FINISH_RUN, ["finished", run_id])
     except BaseException:
-        catalog.execute(sql.FINISH_RUN, ["failed", run_id])
+        if ctx.is_main and catalog is not None:
+            catalog.execute(sql.FINISH_RUN, ["failed", run_id])
         raise
-    return RunOutcome(run_id, False, run_results(catalog, run_id), checkpoint)
+    results = run_results(catalog, run_id) if ctx.is_main else pd.DataFrame()
+    return RunOutcome(run_id, False, results, checkpoint, "finished", run_dir, result.steps)
+
+
+# --------------------------------------------------------------------------- after a run
+
+
+@dataclass(frozen=True)
+class LoadedRun:
+    run_id: str
+    spec: dict  # the stored RunSpec.to_dict() (plus run_dir)
+    config: TrainConfig
+    run_dir: Path
+    model: Any
+    class_weights: list[float] | None
+
+
+def load_run(catalog: Catalog, run_id: str, *, run_dir: Path | str | None = None,
+             device: str = "cpu") -> LoadedRun:
+    """A finished run's model (``RUN_DIR/model.pt``) with its stored config."""
+    row = catalog.execute(sql.RUN_ROW, [run_id]).fetchone()
+    if row is None:
+        raise CurateError(f"no run {run_id!r} in {catalog.path}; list runs with "
+                          "`SELECT run_id, status FROM runs`")
+    stored = json.loads(row[2])
+    folder = Path(run_dir) if run_dir is not None else Path(stored.get("run_dir", ""))
+    checkpoint = folder / "model.pt"
+    if not checkpoint.is_file():
+        raise CurateError(f"run {run_id} has no model at {checkpoint} (status {row[4]}); "
+                          "finish the run, or pass --run-dir where its folder now is")
+    from curate.train.loop import read_checkpoint
+
+    model, config, _ = load_checkpoint(checkpoint, map_location=device)
+    extra = read_checkpoint(checkpoint)["extra"]
+    return LoadedRun(run_id, stored, config, folder, model, extra.get("class_weights"))
+
+
+def evaluate_run(catalog: Catalog, run_id: str, selection: str, split: str | None = "test", *,
+                 run_dir: Path | str | None = None, device: str | None = None,
+                 batch_size: int | None = None) -> pd.DataFrame:
+    """Score a selection (split) with a run's model; store scores, results, a score file.
+
+    Returns:
+        The eval set's results ``(eval_set, eval_group, metric, value)``.
+    """
+    run = load_run(catalog, run_id, run_dir=run_dir)
+    split = None if split in (None, "", "all") else split
+    rows = _rows(catalog, selection, split)
+    if rows.empty:
+        raise CurateError(f"selection {selection!r} has no items"
+                          + (f" in split {split!r}" if split else "")
+                          + "; see `curate selections`")
+    name = eval_set_name(selection, split, run.spec.get("selection"))
+    config = run.config
+    if batch_size is not None:
+        config = TrainConfig.from_dict(dict(config.to_dict(), eval_batch_size=batch_size))
+    scores = _scores_of(run.model, rows, config, device or config.device, ddp.DistContext())
+    results = _store_eval_set(catalog, run_id, name, rows.assign(score=scores), run.run_dir)
+    return results[["eval_set", "eval_group", "metric", "value"]]

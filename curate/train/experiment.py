@@ -1,0 +1,405 @@
+"""Experiment files: ``recipes/experiments/*.toml`` -> :class:`Experiment` -> a run.
+
+::
+
+    name = "demo_cnn"          # the run id is NAME-<hash of everything below>
+    seed = 0
+    device = "auto"            # auto | cpu | cuda | cuda:N
+    precision = "fp32"         # fp32 | bf16
+    augment = ""               # chain file: relative to this file, or in recipes/augment/
+    log_augmentation = false   # record applied steps in augment_log
+    out = "runs"               # run folders go to OUT/runs/RUN_ID (relative to the cwd)
+
+    [data]
+    selection = "demo"         # the main selection
+    train = "train"            # a split of it, or "SELECTION:SPLIT"
+    dev = "dev"                # "" for none
+    test = ["test"]            # eval sets scored at the end
+    eval = []                  # more eval sets: "SELECTION:SPLIT" or a whole "SELECTION"
+    sampler = "balanced"       # natural | balanced | temperature | weighted
+    ...
+
+    [model]
+    name = "small_cnn"         # further keys are the model's arguments
+    [optim]
+    [sam]
+    [batching]
+    [train]
+    [checkpoint]
+
+Every key is checked: an unknown key or section is an error that names it and lists
+the known ones; so is a value of the wrong type. ``--set key=value`` (dotted keys,
+TOML values: ``--set sam.enabled=true --set optim.lr=3e-4``) overrides the file
+before checking. :func:`parse_experiment` takes an already-parsed (and overridden)
+table, as an ablation grid produces.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curate.errors import CurateError
+from curate.tomlfile import read_toml
+from curate.train.loop import TrainConfig
+from curate.train.models import MODELS, model_arguments
+from curate.train.run import RunSpec
+
+__all__ = ["Experiment", "DataSection", "BatchingSection", "ModelSection", "OptimSection",
+           "SamSection", "TrainSection", "CheckpointSection", "load_experiment",
+           "parse_experiment", "apply_sets", "parse_set", "resolve_chain"]
+
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class DataSection:
+    """``[data]``: what the run trains and is evaluated on."""
+
+    selection: str = ""
+    train: str = "train"
+    dev: str = ""
+    test: tuple[str, ...] = ("test",)
+    eval: tuple[str, ...] = ()
+    sample_rate: int = 16000
+    num_workers: int = 0
+    sampler: str = "natural"
+    sampler_by: str = "corpus"
+    temperature: float = 1.0
+    class_weighting: bool = False
+
+
+@dataclass(frozen=True)
+class BatchingSection:
+    """``[batching]``: length regime and batch shapes (0 = off / whole where noted)."""
+
+    regime: str = "fixed"
+    crop_seconds: float = 4.0
+    long_min_seconds: float = 10.0
+    long_max_seconds: float = 13.0
+    batch_size: int = 16
+    max_batch_seconds: float = 0.0
+    buckets: int = 10
+    grad_accum: int = 1
+    eval_max_seconds: float = 8.0
+    eval_batch_size: int = 32
+
+
+@dataclass(frozen=True)
+class ModelSection:
+    """``[model]``: ``name`` and the model's own arguments."""
+
+    name: str = "small_cnn"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OptimSection:
+    """``[optim]``: the base optimizer and its schedule."""
+
+    name: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    momentum: float = 0.9
+    schedule: str = "cosine"
+    warmup_steps: int = 10
+    min_lr_ratio: float = 0.0
+    grad_clip: float = 5.0
+
+
+@dataclass(frozen=True)
+class SamSection:
+    """``[sam]``: Sharpness-Aware Minimization (ASAM with ``adaptive``)."""
+
+    enabled: bool = False
+    rho: float = 0.05
+    adaptive: bool = False
+
+
+@dataclass(frozen=True)
+class TrainSection:
+    """``[train]``: how long (``epochs`` > 0 wins over ``steps``) and how often to log."""
+
+    steps: int = 200
+    epochs: float = 0.0
+    log_every: int = 10
+
+
+@dataclass(frozen=True)
+class CheckpointSection:
+    """``[checkpoint]``: checkpoint policy and best-k by dev EER."""
+
+    every: int = 0
+    keep_last: int = 1
+    eval_every: int = 0
+    keep_best: int = 0
+    select: str = "last"
+
+
+_SECTIONS = {"data": DataSection, "batching": BatchingSection, "model": ModelSection,
+             "optim": OptimSection, "sam": SamSection, "train": TrainSection,
+             "checkpoint": CheckpointSection}
+_TOP = {"name": str, "seed": int, "device": str, "precision": str, "augment": str,
+        "log_augmentation": bool, "out": str}
+
+# TrainConfig field -> the experiment key that sets it (for error messages).
+_KEY_OF = {
+    "sample_rate": "data.sample_rate", "num_workers": "data.num_workers",
+    "sampler": "data.sampler", "sampler_by": "data.sampler_by",
+    "temperature": "data.temperature", "class_weighting": "data.class_weighting",
+    "regime": "batching.regime", "crop_seconds": "batching.crop_seconds",
+    "long_min_seconds": "batching.long_min_seconds",
+    "long_max_seconds": "batching.long_max_seconds", "batch_size": "batching.batch_size",
+    "max_batch_seconds": "batching.max_batch_seconds", "buckets": "batching.buckets",
+    "grad_accum": "batching.grad_accum", "eval_max_seconds": "batching.eval_max_seconds",
+    "eval_batch_size": "batching.eval_batch_size", "model": "model.name",
+    "model_kwargs": "model", "optimizer": "optim.name", "lr": "optim.lr",
+    "weight_decay": "optim.weight_decay", "momentum": "optim.momentum",
+    "schedule": "optim.schedule", "warmup_steps": "optim.warmup_steps",
+    "min_lr_ratio": "optim.min_lr_ratio", "grad_clip": "optim.grad_clip",
+    "sam": "sam.enabled", "sam_rho": "sam.rho", "sam_adaptive": "sam.adaptive",
+    "steps": "train.steps", "epochs": "train.epochs", "log_every": "train.log_every",
+    "checkpoint_every": "checkpoint.every", "keep_last": "checkpoint.keep_last",
+    "eval_every": "checkpoint.eval_every", "keep_best": "checkpoint.keep_best",
+    "select": "checkpoint.select", "seed": "seed", "device": "device",
+    "precision": "precision", "augment": "augment", "log_augmentation": "log_augmentation",
+}
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A parsed experiment file (see the module doc)."""
+
+    name: str
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    augment: str = ""
+    log_augmentation: bool = False
+    out: str = "runs"
+    data: DataSection = field(default_factory=DataSection)
+    batching: BatchingSection = field(default_factory=BatchingSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    optim: OptimSection = field(default_factory=OptimSection)
+    sam: SamSection = field(default_factory=SamSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    checkpoint: CheckpointSection = field(default_factory=CheckpointSection)
+    source: str = "<experiment>"
+
+    def train_config(self) -> TrainConfig:
+        """The loop's settings."""
+        b, o, t, c, d = self.batching, self.optim, self.train, self.checkpoint, self.data
+        values = dict(
+            model=self.model.name, model_kwargs=dict(self.model.kwargs),
+            sample_rate=d.sample_rate, regime=b.regime, crop_seconds=b.crop_seconds,
+            long_min_seconds=b.long_min_seconds, long_max_seconds=b.long_max_seconds,
+            batch_size=b.batch_size, max_batch_seconds=b.max_batch_seconds or None,
+            buckets=b.buckets, grad_accum=b.grad_accum, steps=t.steps,
+            epochs=t.epochs or None, lr=o.lr, weight_decay=o.weight_decay,
+            optimizer=o.name, momentum=o.momentum, schedule=o.schedule,
+            warmup_steps=o.warmup_steps, min_lr_ratio=o.min_lr_ratio,
+            grad_clip=o.grad_clip or None, sam=self.sam.enabled, sam_rho=self.sam.rho,
+            sam_adaptive=self.sam.adaptive, precision=self.precision, seed=self.seed,
+            device=self.device, num_workers=d.num_workers, sampler=d.sampler,
+            sampler_by=d.sampler_by, temperature=d.temperature,
+            class_weighting=d.class_weighting, augment=self.augment or None,
+            log_augmentation=self.log_augmentation, checkpoint_every=c.every,
+            keep_last=c.keep_last, eval_every=c.eval_every, keep_best=c.keep_best,
+            select=c.select, eval_max_seconds=b.eval_max_seconds or None,
+            eval_batch_size=b.eval_batch_size, log_every=t.log_every,
+        )
+        try:
+            return TrainConfig(**values)
+        except ValueError as exc:
+            message = str(exc)
+            match = re.match(r"TrainConfig\.(\w+)", message)
+            if match and match.group(1) in _KEY_OF:
+                message = message.replace(match.group(0), _KEY_OF[match.group(1)], 1)
+            raise CurateError(f"{self.source}: {message}") from None
+
+    def run_spec(self) -> RunSpec:
+        """The run: selections, splits and the loop's settings."""
+        return RunSpec(name=self.name, selection=self.data.selection,
+                       train_split=self.data.train, eval_splits=tuple(self.data.test),
+                       config=self.train_config(), dev_split=self.data.dev or None,
+                       extra_eval=tuple(self.data.eval))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The experiment as a nested table (what the file would say, defaults filled)."""
+        out = {k: getattr(self, k) for k in _TOP}
+        for name in _SECTIONS:
+            section = dataclasses.asdict(getattr(self, name))
+            if name == "model":
+                section = {"name": section["name"], **section["kwargs"]}
+            out[name] = section
+        return out
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _kind(tp: Any) -> str:
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "an integer"
+    if tp is float:
+        return "a number"
+    if tp is str:
+        return "a string"
+    return "a list of strings"
+
+
+def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
+    ok = True
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif tp is str:
+        ok = isinstance(value, str)
+    elif typing.get_origin(tp) is tuple:
+        if isinstance(value, str):
+            value = [value]
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        value = tuple(value) if ok else value
+    if not ok:
+        raise CurateError(f"{where}: {key} must be {_kind(tp)}, got {value!r}")
+    return value
+
+
+def _section(cls: type, table: Any, where: str, name: str) -> Any:
+    if not isinstance(table, dict):
+        raise CurateError(f"{where}: [{name}] must be a table")
+    hints = typing.get_type_hints(cls)
+    known = [f.name for f in dataclasses.fields(cls)]
+    if cls is ModelSection:
+        model = table.get("name", "small_cnn")
+        if not isinstance(model, str) or model not in MODELS:
+            raise CurateError(f"{where}: model.name must be one of {', '.join(sorted(MODELS))}, "
+                              f"got {model!r}")
+        kwargs = {k: v for k, v in table.items() if k != "name"}
+        allowed = model_arguments(model)
+        unknown = sorted(set(kwargs) - (allowed or set(kwargs)) | ({"sample_rate"} & set(kwargs)))
+        if unknown:
+            raise CurateError(
+                f"{where}: unknown key(s) {', '.join('model.' + k for k in unknown)} for model "
+                f"{model!r}; its arguments: "
+                f"{', '.join(sorted((allowed or set()) - {'sample_rate'}))} (sample_rate is "
+                f"data.sample_rate)")
+        return ModelSection(model, kwargs)
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise CurateError(f"{where}: unknown key(s) {', '.join(f'{name}.{k}' for k in unknown)};"
+                          f" known keys in [{name}]: {', '.join(known)}")
+    values = {k: _coerce(v, hints[k], where, f"{name}.{k}") for k, v in table.items()}
+    return cls(**values)
+
+
+def resolve_chain(value: str, base_dir: Path | None, where: str) -> str:
+    """The chain file an experiment's ``augment`` names: relative to the experiment
+    file, or a file of ``recipes/augment/`` (".toml" may be left out); "" for none."""
+    if not value:
+        return ""
+    from curate.recipes.spec import builtin_recipes_dir
+
+    names = [value] if value.endswith(".toml") else [value, value + ".toml"]
+    folders = ([base_dir] if base_dir is not None else []) + [Path.cwd(),
+                                                              builtin_recipes_dir() / "augment"]
+    candidates = [Path(name) if Path(name).is_absolute() else folder / name
+                  for folder in folders for name in names]
+    for path in candidates:
+        if path.is_file():
+            return str(path.resolve())
+    looked = ", ".join(dict.fromkeys(str(c.parent) for c in candidates))
+    raise CurateError(f"{where}: augment chain {value!r} not found (looked in {looked}); give "
+                      "a path relative to the experiment file or a recipes/augment/ name")
+
+
+def _resolve_model_paths(kwargs: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+    out = dict(kwargs)
+    path = out.get("pretrained")
+    if isinstance(path, str) and path and base_dir is not None and not Path(path).is_absolute():
+        candidate = (base_dir / Path(path).expanduser())
+        if candidate.exists():
+            out["pretrained"] = str(candidate.resolve())
+    return out
+
+
+def parse_experiment(data: dict[str, Any], where: str = "<experiment>",
+                     base_dir: Path | None = None) -> Experiment:
+    """Validate a parsed experiment table; ``where`` names it in errors, ``base_dir``
+    resolves relative paths (the chain file, a pretrained checkpoint)."""
+    if not isinstance(data, dict):
+        raise CurateError(f"{where}: an experiment must be a table")
+    unknown = sorted(set(data) - set(_TOP) - set(_SECTIONS))
+    if unknown:
+        raise CurateError(f"{where}: unknown key(s) or section(s) {', '.join(unknown)}; known: "
+                          f"{', '.join(list(_TOP) + [f'[{s}]' for s in _SECTIONS])}")
+    top = {k: _coerce(v, _TOP[k], where, k) for k, v in data.items() if k in _TOP}
+    name = top.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        raise CurateError(f"{where}: name must be an identifier like 'xlsr_sam' (letters, "
+                          "digits, _ . -)")
+    sections = {s: _section(cls, data.get(s, {}), where, s) for s, cls in _SECTIONS.items()}
+    if not sections["data"].selection:
+        raise CurateError(f"{where}: data.selection is missing; name the frozen selection to "
+                          "train on (see `curate selections`)")
+    if top.get("seed", 0) < 0:
+        raise CurateError(f"{where}: seed must be >= 0")
+    sections["model"] = ModelSection(sections["model"].name,
+                                     _resolve_model_paths(sections["model"].kwargs, base_dir))
+    top["augment"] = resolve_chain(top.get("augment", ""), base_dir, where)
+    experiment = Experiment(**top, **sections, source=where)
+    experiment.train_config()  # every value checked now, with the file's key names
+    return experiment
+
+
+def parse_set(item: str) -> tuple[str, Any]:
+    """``"key=value"`` -> (dotted key, TOML value; a bare word is a string)."""
+    if "=" not in item:
+        raise CurateError(f"--set {item!r} must look like key=value, e.g. --set optim.lr=3e-4")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key or not all(part.strip() for part in key.split(".")):
+        raise CurateError(f"--set {item!r}: the key before '=' is empty")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key, value
+
+
+def apply_sets(data: dict[str, Any], sets: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """A copy of ``data`` with ``--set key=value`` overrides applied."""
+    out = copy.deepcopy(data)
+    for item in sets:
+        key, value = parse_set(item)
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                if child is not None:
+                    raise CurateError(f"--set {item!r}: {part!r} is not a section")
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def load_experiment(path: Path | str, sets: list[str] | tuple[str, ...] = ()) -> Experiment:
+    """Read, override (``--set``) and check an experiment file."""
+    path = Path(path)
+    data = apply_sets(read_toml(path, "experiment file"), sets)
+    return parse_experiment(data, str(path), path.resolve().parent)
