@@ -393,6 +393,54 @@ def bench_codec_command(
                       f"CPU (RTF {figures['rtf']:.4f})", highlight=False)
 
 
+@bench_app.command("loader")
+def bench_loader_command(
+    files: int = typer.Option(48, "--files", min=1, help="Synthetic audio files."),
+    seconds: float = typer.Option(8.0, "--seconds", help="File duration in seconds."),
+    crop_seconds: float = typer.Option(4.0, "--crop-seconds", help="Training crop, seconds."),
+    workers: int = typer.Option(1, "--workers", min=0, help="DataLoader worker processes."),
+    source_rate: int = typer.Option(16000, "--source-rate", help="Files' sample rate, Hz."),
+    chain: Optional[Path] = typer.Option(None, "--chain", help="An augmentation chain whose "
+                                                               "CPU steps run per item."),
+    epochs: int = typer.Option(3, "--epochs", min=1),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Training loader throughput (decode + crop + CPU steps) vs a naive per-item loader."""
+    from curate.train.bench import bench_loader
+
+    result = bench_loader(files, seconds, crop_seconds, source_rate=source_rate,
+                          workers=workers, epochs=epochs, chain=str(chain) if chain else None)
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+    console.print(f"loader: {result['value']:.0f} audio-s/s per worker ({result['total']:.0f} "
+                  f"in all, {result['workers']} worker(s)); naive loader "
+                  f"{result['baseline']:.0f}; ratio {result['ratio']:.2f}", highlight=False)
+
+
+@bench_app.command("sam")
+def bench_sam_command(
+    model: str = typer.Option("small_cnn", "--model", help="A registered model."),
+    batch: int = typer.Option(16, "--batch", min=1),
+    seconds: float = typer.Option(2.0, "--seconds"),
+    steps: int = typer.Option(10, "--steps", min=1, help="Timed steps of each kind."),
+    adaptive: bool = typer.Option(False, "--adaptive", help="ASAM instead of SAM."),
+    device: str = typer.Option("cpu", "--device"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """The cost of a SAM (or ASAM) step relative to a plain step (target <= 2.1x)."""
+    from curate.train.bench import bench_sam_step
+
+    result = bench_sam_step(model, batch=batch, seconds=seconds, steps=steps,
+                            adaptive=adaptive, device=device)
+    if as_json:
+        print(json.dumps(result, default=str))
+        return
+    console.print(f"{'ASAM' if adaptive else 'SAM'} step {result['value']:.1f} ms vs plain "
+                  f"{result['baseline']:.1f} ms: {result['ratio']:.2f}x (target <= "
+                  f"{result['target_max_ratio']}x)", highlight=False)
+
+
 @app.command()
 def augment(
     chain: Path = typer.Argument(..., metavar="CHAIN.toml",
@@ -557,6 +605,56 @@ def sharpness(
     wide = table.pivot_table(index=["eval_set", "eval_group"], columns="metric",
                              values="value", sort=False).reset_index()
     console.print(_table(wide, title=f"m-sharpness of run {run} on {on}"))
+
+
+@app.command()
+def ablate(
+    ablation: Path = typer.Argument(..., metavar="ABLATION.toml", help="An ablation file."),
+    db: Optional[Path] = DbOption,
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Runs in parallel processes."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Runs go to OUT/runs, the report "
+                                                           "to OUT/report (default: the "
+                                                           "ablation file's folder)."),
+    report_only: bool = typer.Option(False, "--report-only",
+                                      help="Only (re)write the report from the catalog."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="List the runs and the data each sees; train nothing."),
+) -> None:
+    """Run an ablation grid (skipping finished runs) and write its report."""
+    from curate.ablate.ablation_report import write_ablation_report
+    from curate.ablate.runner import data_summary, plan_ablation, run_ablation
+    from curate.ablate.spec import load_ablation
+    from curate.catalog.db import open_catalog
+
+    spec = load_ablation(ablation)
+    out_dir = out or ablation.resolve().parent
+    if dry_run:
+        with open_catalog(db, read_only=True) as catalog:
+            planned = plan_ablation(catalog, spec)
+            data = data_summary(catalog, planned)
+        import pandas as pd
+
+        runs = pd.DataFrame([{**dict(p.run.levels), "repeat": p.run.repeat,
+                              "seed": p.run.seed, "run_id": p.run_id,
+                              "status": p.status or "new"} for p in planned])
+        console.print(_table(runs, title=f"ablation {spec.name}: {len(runs)} runs"))
+        console.print(_table(data, title="data the runs read"))
+        return
+    failed = []
+    with open_catalog(db) as catalog:
+        if not report_only:
+            outcome = run_ablation(catalog, spec, out_dir, jobs=jobs,
+                                   say=lambda m: console.print(m, highlight=False))
+            console.print(f"{spec.name}: {outcome.planned} runs, {outcome.skipped} finished "
+                          f"earlier, {outcome.finished} finished now, {len(outcome.failed)} "
+                          f"failed", highlight=False)
+            failed = outcome.failed
+        report = write_ablation_report(catalog, spec.name, out_dir / "report")
+    console.print(f"report: {report} (and report.html)", highlight=False)
+    for run_id, reason in failed:
+        err_console.print(f"failed: {run_id}: {escape(reason)}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
 
 
 def main() -> None:

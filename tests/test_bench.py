@@ -62,3 +62,17 @@ def test_bench_codec_cli_small(run_cli):
     code, out, err = run_cli("bench", "codec", "--batch", "2", "--seconds", "0.5", "--quick")
     assert code == 0, err
     assert "g711 batched:" in out and "codec mp3" in out
+
+
+def test_bench_loader_and_sam_cli_small(run_cli):
+    import json
+
+    code, out, err = run_cli("bench", "loader", "--files", "3", "--seconds", "1",
+                             "--crop-seconds", "0.5", "--epochs", "1", "--workers", "0",
+                             "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["name"] == "loader" and result["value"] > 0 and result["ratio"] > 0
+    code, out, err = run_cli("bench", "sam", "--batch", "2", "--seconds", "0.5", "--steps", "2")
+    assert code == 0, err
+    assert "SAM step" in out and "target <= 2.1x" in out

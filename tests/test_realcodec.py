@@ -136,3 +136,12 @@ def test_sample_bitrate_draws_inside_the_ranges():
     assert {realcodec.sample_bitrate("amr_nb", rng) for _ in range(200)} == \
         set(realcodec.AMR_NB_BITRATES)
     assert realcodec.sample_bitrate("g711_a", rng) is None
+
+
+def test_opus_bitrate_range_is_what_libopus_takes_for_mono():
+    from curate.augment.realcodec import bitrate_range, encode_decode
+
+    low, high = bitrate_range("opus")
+    x = (0.1 * np.random.default_rng(0).standard_normal(8000)).astype(np.float32)
+    for bitrate in (low, high):  # both ends of the advertised range must encode
+        assert encode_decode(x, 16000, "opus", bitrate=bitrate).shape == x.shape

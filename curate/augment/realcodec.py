@@ -19,7 +19,7 @@ name     FFmpeg encoder   rate (Hz)    bitrate (bit/s)
 ======== ================ ============ ============================================
 mp3      libmp3lame       8000-48000   8000-320000 (snapped to the legal MPEG rates)
 aac      aac (in .m4a)    7350-96000   12000-256000 (at most 6 bit/sample)
-opus     libopus (.ogg)   8/12/16/24/48k 4000-510000
+opus     libopus (.ogg)   8/12/16/24/48k 4000-256000 (mono)
 vorbis   libvorbis (.ogg) any         32000-500000; with only FFmpeg's native
                                        encoder (stereo, quality-based), no bitrate
 g722     g722             16000        64000
@@ -112,7 +112,7 @@ CODECS: dict[str, CodecSpec] = {s.name: s for s in (
               64000, "MPEG-1/2 Layer III (LAME), CBR"),
     CodecSpec("aac", ("aac", "libfdk_aac"), "aac", "ipod", _AAC_RATES, 16000, (12000, 256000),
               False, 64000, "AAC-LC in an .m4a (MP4) file"),
-    CodecSpec("opus", ("libopus",), "opus", "ogg", _OPUS_RATES, 48000, (4000, 510000), False,
+    CodecSpec("opus", ("libopus",), "opus", "ogg", _OPUS_RATES, 48000, (4000, 256000), False,
               24000, "Opus (libopus) in an .ogg file"),
     CodecSpec("vorbis", ("libvorbis", "vorbis"), "vorbis", "ogg", None, 16000,
               (32000, 500000), False, None, "Vorbis in an .ogg file"),
