@@ -263,18 +263,21 @@ def leakage(
 @app.command()
 def demo(
     out: Path = typer.Option(Path("demo_out"), help="Output folder (corpus, catalog, report)."),
-    quick: bool = typer.Option(False, help="Smaller corpus and fewer steps (< 3 min)."),
+    quick: bool = typer.Option(False, help="Smaller corpus, fewer steps, one seed (minutes)."),
     seed: int = typer.Option(0, help="Seed of the corpus, selection and training."),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Probe worker processes."),
 ) -> None:
-    """Run the embedded default end to end: corpus, catalog, selection, training, report."""
+    """The embedded default end to end: corpus, catalog, selection, a RawBoost x SAM
+    ablation, report."""
     from curate.demo.run import run_demo
     from curate.progress import progress_bar
 
     outcome = run_demo(out, quick=quick, seed=seed, jobs=jobs, say=console.print,
                        progress_factory=progress_bar)
-    console.print(_table(outcome.results, title=f"results of run {outcome.run_id}"))
-    console.print(f"catalog: {outcome.db}\nreport:  {outcome.report}")
+    console.print(_table(outcome.results, title=f"{outcome.ablation}: test split (mean over "
+                                                "seeds)"))
+    console.print(f"catalog:  {outcome.db}\nablation: {outcome.out / 'ablation.toml'}\n"
+                  f"report:   {outcome.report} (and report.html)")
 
 
 @app.command()

@@ -12,8 +12,9 @@ def test_quick_demo_end_to_end(tmp_path, run_cli):
     out = tmp_path / "demo"
     code, stdout, stderr = run_cli("demo", "--out", out, "--quick")
     assert code == 0, stderr
-    assert "results of run demo-" in stdout and "generator=demo_multi:lpc" in stdout
-    with open_catalog(out / "catalog.duckdb", read_only=True) as catalog:
+    assert "demo_ablation: test split" in stdout and "eer_unseen_%" in stdout
+    db = out / "catalog.duckdb"
+    with open_catalog(db, read_only=True) as catalog:
         corpora = dict(catalog.execute("SELECT name, recipe FROM corpora").fetchall())
         assert corpora["demo_la"] == "asvspoof2019_la"
         assert corpora["demo_multi"].endswith("demo_multi.toml")
@@ -27,23 +28,31 @@ def test_quick_demo_end_to_end(tmp_path, run_cli):
         generators = {r[0] for r in catalog.execute(
             "SELECT DISTINCT generator FROM utterances WHERE label = 'spoof'").fetchall()}
         assert len(generators) == 8  # four chains, in both layouts
-        # the unseen generator is in test only
         splits = {r[0] for r in catalog.execute(
             "SELECT DISTINCT i.split FROM selection_items i JOIN utterances u USING (utt_id) "
             "WHERE u.generator IN ('demo_la:A02', 'demo_multi:lpc')").fetchall()}
-        assert splits == {"test"}
-        run = catalog.execute("SELECT run_id, status FROM runs").fetchall()
-        assert len(run) == 1 and run[0][1] == "finished"
-        eer = catalog.execute(
-            "SELECT value FROM results WHERE run_id = ? AND eval_set = 'test' AND "
-            "eval_group = 'all' AND metric = 'eer'", [run[0][0]]).fetchone()[0]
-        assert 0.0 <= eer < 0.5  # better than chance on the demo's test split
+        assert splits == {"test"}  # the unseen generator is in test only
+        cells = catalog.execute(
+            "SELECT ar.cell, r.status FROM ablation_runs ar JOIN runs r USING (run_id) "
+            "WHERE ar.ablation = 'demo_ablation' ORDER BY 1").fetchall()
+        assert [c for c, _ in cells] == ["rawboost=algo5,sam=off", "rawboost=algo5,sam=rho0.05",
+                                         "rawboost=off,sam=off", "rawboost=off,sam=rho0.05"]
+        assert {s for _, s in cells} == {"finished"}
+        metrics = {r[0] for r in catalog.execute(
+            "SELECT DISTINCT metric FROM results JOIN ablation_runs USING (run_id) "
+            "WHERE eval_set = 'test' AND eval_group = 'all'").fetchall()}
+        assert {"eer", "min_dcf", "sharpness"} <= metrics
+        augmented = catalog.execute(
+            "SELECT json_extract_string(r.config, '$.train.augment') FROM runs r "
+            "JOIN ablation_runs ar USING (run_id) WHERE ar.cell LIKE 'rawboost=algo5%'"
+        ).fetchall()
+        assert all(a and a.endswith("rawboost5.toml") for (a,) in augmented)
     report = (out / "report" / "report.md").read_text()
-    assert "![composition](composition.png)" in report and "DET test" in report
-    assert (out / "report" / "composition.png").stat().st_size > 1000
-    assert (out / "selection.toml").is_file() and (out / "demo_multi.toml").is_file()
+    for section in ("## Effect of each factor", "## EER (%) per generator", "## Sharpness",
+                    "## DET curves"):
+        assert section in report
+    assert "data:image/png;base64," in (out / "report" / "report.html").read_text()
 
-    # the files the demo wrote drive the same CLI steps by hand
-    code, stdout, _ = run_cli("stats", "--db", out / "catalog.duckdb", "--by", "language,label",
-                              "--json")
-    assert code == 0 and '"language":"hin"' in stdout
+    # re-running the ablation it wrote skips every finished run
+    code, stdout, _ = run_cli("ablate", out / "ablation.toml", "--db", db)
+    assert code == 0 and "4 finished earlier, 0 finished now" in stdout

@@ -5,6 +5,7 @@
     name = "rawboost_x_sam"
     base = "../experiments/demo.toml"   # an experiment file (relative to this file), or
     # [base] ...                        # an inline experiment table
+    set = { "train.steps" = 120 }       # overrides applied to every run
     repeats = 2                         # runs per cell; seeds base.seed + 0, 1, ...
     # seeds = [0, 1, 2]                 # or explicit seeds
     mode = "factorial"                  # or "list" with [[run]] tables
@@ -26,6 +27,12 @@
     [[run]]                             # mode = "list" only
     levels = { rawboost = "algo5", sam = "off" }
 
+    [sharpness]                         # m-sharpness of every run on every eval set
+    enabled = true
+    rho = 0.05
+    m = 32                              # utterances per mini-batch
+    batches = 10                        # mini-batches per eval set (and group)
+
 A level's ``set`` maps dotted experiment keys to values; it may override any key of
 the experiment (selection, augmentation chain, SAM, model, optimiser ...).
 """
@@ -42,7 +49,8 @@ from curate.errors import CurateError
 from curate.tomlfile import read_toml
 
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
-TOP_KEYS = {"name", "base", "repeats", "seeds", "mode", "factor", "run"}
+TOP_KEYS = {"name", "base", "set", "repeats", "seeds", "mode", "factor", "run", "sharpness"}
+SHARPNESS_KEYS = {"enabled": bool, "rho": float, "m": int, "batches": int, "adaptive": bool}
 MODES = ("factorial", "list")
 
 
@@ -74,6 +82,8 @@ class AblationSpec:
     mode: str = "factorial"
     cells: tuple[tuple[tuple[str, str], ...], ...] = ()  # mode "list": (factor, label) pairs
     text: str = ""
+    sharpness: tuple[tuple[str, object], ...] = (("enabled", True), ("rho", 0.05), ("m", 32),
+                                                 ("batches", 10), ("adaptive", False))
 
     @property
     def spec_hash(self) -> str:
@@ -129,6 +139,13 @@ def parse_ablation(data: dict, where: str, base_dir: Path, text: str = "") -> Ab
         exp_dir = path.parent
     elif not isinstance(base, dict):
         raise _fail(where, "base must be an experiment file path or an inline [base] table")
+    common = data.get("set", {})
+    if not isinstance(common, dict):
+        raise _fail(where, "set must be a table of experiment keys applied to every run")
+    if common:
+        from curate.ablate.grid import apply_overrides
+
+        base = apply_overrides(base, _flatten(common))
     factors = []
     for i, raw in enumerate(data.get("factor", [])):
         if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
@@ -187,8 +204,25 @@ def parse_ablation(data: dict, where: str, base_dir: Path, text: str = "") -> Ab
             cells.append(tuple((f, str(levels[f])) for f in by_name))
     elif "run" in data:
         raise _fail(where, "[[run]] tables need mode = 'list'")
+    sharp = dict(AblationSpec.__dataclass_fields__["sharpness"].default)
+    raw_sharp = data.get("sharpness", {})
+    if not isinstance(raw_sharp, dict):
+        raise _fail(where, "sharpness must be a table like { rho = 0.05, m = 32, batches = 10 }")
+    for key, value in raw_sharp.items():
+        kind = SHARPNESS_KEYS.get(key)
+        if kind is None:
+            raise _fail(where, f"unknown key sharpness.{key}; allowed: "
+                               f"{', '.join(SHARPNESS_KEYS)}")
+        ok = isinstance(value, bool) if kind is bool else (
+            isinstance(value, (int, float)) and not isinstance(value, bool)
+            and (kind is float or isinstance(value, int)) and value > 0)
+        if not ok:
+            raise _fail(where, f"sharpness.{key} must be "
+                               f"{'true or false' if kind is bool else 'a positive number'}")
+        sharp[key] = kind(value)
     return AblationSpec(name=name, base=base, base_dir=exp_dir, factors=tuple(factors),
-                        seeds=seed_list, mode=mode, cells=tuple(cells), text=text)
+                        seeds=seed_list, mode=mode, cells=tuple(cells), text=text,
+                        sharpness=tuple(sharp.items()))
 
 
 def _get(table: dict, dotted: str, default=None):

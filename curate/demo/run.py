@@ -5,10 +5,14 @@
    table-recipe CSV;
 2. read both through the same recipes a user would use, probe them;
 3. freeze a selection whose test split holds a generator unseen in training;
-4. train a small detector on the CPU through the training loop, from the shipped
-   experiment file (``recipes/experiments/demo.toml``, copied to DIR/experiment.toml),
-   score the dev and test splits, store EER/minDCF/actDCF/Cllr;
-5. write ``DIR/report/report.md`` with a composition plot and DET curves.
+4. run a 2 x 2 ablation, RawBoost (algorithm 5) on/off x SAM on/off, of a small
+   detector trained on the CPU from the shipped experiment file
+   (``recipes/experiments/demo.toml``, copied to DIR/experiment.toml; the ablation to
+   DIR/ablation.toml); every run is scored on dev and test (EER, minDCF, actDCF,
+   Cllr per generator, language, corpus) and its m-sharpness measured;
+5. write ``DIR/report/report.md`` and ``report.html``: the grid, EER per cell, the
+   effect of each factor, per-generator tables, DET curves, training data,
+   sharpness vs EER.
 
 Every file the demo reads (recipes, the selection spec) is written to DIR so
 the steps can be repeated by hand with the CLI.
@@ -24,18 +28,18 @@ from typing import Callable
 
 import pandas as pd
 
-from curate.ablate.report import results_table, write_run_report
+from curate.ablate.ablation_report import write_ablation_report
+from curate.ablate.grid import expand
+from curate.ablate.runner import run_ablation
+from curate.ablate.spec import load_ablation
 from curate.audio.runner import probe_corpus
 from curate.catalog.db import open_catalog
 from curate.demo.corpus import build_demo_corpus
 from curate.recipes.engine import insert_corpus, read_corpus_data
-from curate.recipes.spec import load_recipe
+from curate.errors import CurateError
+from curate.recipes.spec import builtin_recipes_dir, load_recipe
 from curate.select.freeze import freeze
 from curate.select.spec import load_selection
-from curate.recipes.spec import builtin_recipes_dir
-from curate.train.experiment import Experiment, load_experiment
-from curate.train.loop import TrainConfig
-from curate.train.run import run_experiment
 
 # The multilingual part is read by the generic table recipe, configured here.
 MULTI_RECIPE = """\
@@ -80,30 +84,72 @@ fractions = {{ train = 0.6, dev = 0.1, test = 0.3 }}
 """
 
 
+ABLATION = """\
+# The demo's ablation: RawBoost (algorithm 5) on/off x SAM on/off, on a selection
+# whose test split holds the LPC vocoder, never seen in training. Re-run it with
+#   curate ablate {dir}/ablation.toml --db {dir}/catalog.duckdb
+# (finished runs are skipped; the report is rewritten to {dir}/report/).
+name = "demo_ablation"
+base = "experiment.toml"
+repeats = {repeats}
+set = {{ seed = {seed}, "train.steps" = {steps}, "checkpoint.every" = {every} }}
+
+[sharpness]
+rho = 0.05
+m = 16
+batches = {batches}
+
+[[factor]]
+name = "rawboost"
+levels = [
+  {{ label = "off", set = {{ augment = "" }} }},
+  {{ label = "algo5", set = {{ augment = "rawboost5.toml" }} }},
+]
+
+[[factor]]
+name = "sam"
+levels = [
+  {{ label = "off", set = {{ "sam.enabled" = false }} }},
+  {{ label = "rho0.05", set = {{ "sam.enabled" = true, "sam.rho" = 0.05 }} }},
+]
+"""
+
+
 @dataclass(frozen=True)
 class DemoOutcome:
     out: Path
     db: Path
-    run_id: str
-    results: pd.DataFrame
+    ablation: str
+    results: pd.DataFrame  # one row per cell: EER on test, on the unseen generator, ...
     report: Path
 
 
-def _experiment(out: Path, quick: bool, seed: int) -> tuple[Experiment, list[str], Path]:
-    """The shipped demo experiment, copied to ``out/experiment.toml``, with the demo's
-    overrides (``--set`` arguments that repeat it by hand)."""
-    source = builtin_recipes_dir() / "experiments" / "demo.toml"
-    path = out / "experiment.toml"
-    shutil.copyfile(source, path)
-    sets = [f"seed={seed}"] + (["train.steps=120", "checkpoint.every=60"] if quick else [])
-    return load_experiment(path, sets), sets, path
+def demo_table(catalog, ablation: str) -> pd.DataFrame:
+    """Per cell (mean over seeds): test EER, EER on the unseen LPC vocoder, minDCF and
+    sharpness on test, all from the catalog."""
+    frame = catalog.df(DEMO_RESULTS, [ablation])
+    unseen = frame["eval_group"].isin([f"generator={c}:{g}" for c, g in UNSEEN.items()])
+    picks = {
+        "eer_test_%": (frame["eval_group"] == "all") & (frame["metric"] == "eer"),
+        "eer_unseen_%": unseen & (frame["metric"] == "eer"),
+        "min_dcf_test": (frame["eval_group"] == "all") & (frame["metric"] == "min_dcf"),
+        "sharpness_test": (frame["eval_group"] == "all") & (frame["metric"] == "sharpness"),
+    }
+    columns = {}
+    for name, mask in picks.items():
+        values = frame[mask].groupby("cell")["value"].mean()
+        columns[name] = (100 * values).round(2) if name.endswith("%") else values.round(4)
+    table = pd.DataFrame(columns)
+    levels = [dict(part.split("=", 1) for part in cell.split(",")) for cell in table.index]
+    factors = pd.DataFrame(levels, index=table.index)
+    return pd.concat([factors, table], axis=1).reset_index(drop=True)
 
 
-def _config(quick: bool, seed: int) -> TrainConfig:
-    """The demo's training settings (those of ``recipes/experiments/demo.toml``)."""
-    source = builtin_recipes_dir() / "experiments" / "demo.toml"
-    sets = [f"seed={seed}"] + (["train.steps=120", "checkpoint.every=60"] if quick else [])
-    return load_experiment(source, sets).train_config()
+DEMO_RESULTS = """
+SELECT ar.cell, res.eval_group, res.metric, res.value
+FROM ablation_runs ar JOIN results res USING (run_id) JOIN runs r USING (run_id)
+WHERE ar.ablation = ? AND res.eval_set = 'test' AND r.status = 'finished'
+"""
 
 
 def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0, jobs: int = 2,
@@ -154,24 +200,22 @@ def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0
             say(f"    {row.split}: {row.utterances} utterances ({row.bonafide} bonafide, "
                 f"{row.spoof} spoof)")
 
-        experiment, sets, exp_path = _experiment(out, quick, seed)
-        spec = experiment.run_spec()
-        config = spec.config
-        say(f"4/5 training {config.model} for {config.steps} steps on the CPU "
-            f"({exp_path.name}; by hand: curate train {exp_path} --db {db} --out {out} "
-            + " ".join(f"--set {s}" for s in sets) + ")")
-        with bar("train") as progress:
-            callback = (lambda step, total, _loss: progress(step, total)) if progress else None
-            outcome = run_experiment(catalog, spec, out, progress=callback)
-        if outcome.skipped:
-            say(f"    run {outcome.run_id} already finished: reusing its results")
+        exp_path = out / "experiment.toml"
+        shutil.copyfile(builtin_recipes_dir() / "experiments" / "demo.toml", exp_path)
+        ablation_path = out / "ablation.toml"
+        ablation_path.write_text(ABLATION.format(
+            dir=out, repeats=1 if quick else 2, seed=seed, steps=120 if quick else 400,
+            every=60 if quick else 200, batches=4 if quick else 8))
+        spec = load_ablation(ablation_path)
+        n_runs = len(expand(spec))
+        say(f"4/5 ablation {spec.name}: RawBoost x SAM, {n_runs} runs of the small CNN on "
+            f"the CPU ({ablation_path})")
+        outcome = run_ablation(catalog, spec, out, say=say)
+        if outcome.failed:
+            raise CurateError(f"{len(outcome.failed)} demo run(s) failed: "
+                              + "; ".join(f"{r}: {why}" for r, why in outcome.failed))
 
         say(f"5/5 writing the report to {out / 'report'}")
-        notes = (f"Demo corpus: espeak-ng speech in several languages; artifact generators "
-                 f"{', '.join(f'{k}={v}' for k, v in corpus.attack_ids.items())} in demo_la "
-                 f"(ASVspoof-style ids) and by name in demo_multi. The test split holds the "
-                 f"LPC vocoder (demo_la:A02, demo_multi:lpc), never seen in training.")
-        report = write_run_report(catalog, [outcome.run_id], out / "report",
-                                  title="curate demo", selection="demo", notes=notes)
-        results = results_table(catalog, outcome.run_id)
-    return DemoOutcome(out, db, outcome.run_id, results, report)
+        report = write_ablation_report(catalog, spec.name, out / "report")
+        results = demo_table(catalog, spec.name)
+    return DemoOutcome(out, db, spec.name, results, report)
