@@ -352,6 +352,26 @@ def bench_rawboost_command(
     console.print(f"ratio:     {result['ratio']:10.1f}x", highlight=False)
 
 
+@bench_app.command("probe")
+def bench_probe_command(
+    files: int = typer.Option(400, "--files", min=1, help="Synthetic FLAC files."),
+    seconds: float = typer.Option(4.0, "--seconds", help="File duration in seconds."),
+    jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Probe worker processes."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """`curate probe` (parallel, committed to the catalog) vs a plain per-file loop."""
+    from curate.audio.bench import bench_probe
+
+    result = bench_probe(files, seconds, jobs=jobs)
+    if as_json:
+        print(json.dumps(result))
+        return
+    console.print(f"probe: {result['value']:.1f} files/s with {jobs} job(s) "
+                  f"({result['audio_hours_per_hour']:.0f} h of audio per hour); plain loop "
+                  f"{result['baseline']:.1f} files/s; ratio {result['ratio']:.2f}x",
+                  highlight=False)
+
+
 @bench_app.command("select")
 def bench_select_command(
     rows: int = typer.Option(10_000_000, "--rows", min=100, help="Synthetic catalog rows."),

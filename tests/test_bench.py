@@ -76,3 +76,14 @@ def test_bench_loader_and_sam_cli_small(run_cli):
     code, out, err = run_cli("bench", "sam", "--batch", "2", "--seconds", "0.5", "--steps", "2")
     assert code == 0, err
     assert "SAM step" in out and "target <= 2.1x" in out
+
+
+def test_bench_probe_cli_small(run_cli):
+    import json
+
+    code, out, err = run_cli("bench", "probe", "--files", "6", "--seconds", "0.5", "--jobs",
+                             "2", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["name"] == "probe" and result["files"] == 6
+    assert result["value"] > 0 and result["baseline"] > 0 and result["ratio"] > 0
