@@ -10,25 +10,14 @@ from __future__ import annotations
 import platform
 import statistics
 import time
-from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
 
+from curate.threads import torch_threads
+
 __all__ = ["bench_rawboost"]
-
-
-@contextmanager
-def _torch_threads(threads: Optional[int]) -> Iterator[int]:
-    """Run with ``threads`` intra-op CPU threads (None keeps torch's setting)."""
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
 
 
 def _device(name: str) -> torch.device:
@@ -104,7 +93,7 @@ def bench_rawboost(algo: int = 5, batch: int = 32, seconds: float = 4.0, device:
     chunks = np.array_split(np.arange(n_ref), min(repeats, n_ref))
     chunks += [np.arange(0)] * (repeats - len(chunks))
     times, ref_time = [], 0.0
-    with _torch_threads(threads) as used_threads:
+    with torch_threads(threads) as used_threads:
         x = x_cpu.to(where)
         draws = torch.Generator().manual_seed(seed + 1)
         for _ in range(warmup):

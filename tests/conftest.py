@@ -81,3 +81,38 @@ def one_torch_thread_module():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+def make_tone_catalog(tmp_path: Path, *, speakers: int, per_speaker: int, seconds: float):
+    """A prepared, probed catalog of tones: bonafide = low tones, spoof (the second half
+    of each speaker's files) = high tones, generators ``tones:g0``/``tones:g1``.
+
+    Returns the open catalog (the caller closes it) at ``tmp_path / "c.duckdb"``.
+    """
+    from curate.audio.runner import probe_corpus
+    from curate.catalog.db import open_catalog
+    from curate.recipes.engine import insert_corpus, read_corpus
+    from curate.recipes.spec import load_recipe
+
+    root = tmp_path / "tones"
+    rows = []
+    for spk in range(speakers):
+        for k in range(per_speaker):
+            spoof = k >= per_speaker // 2
+            name = f"s{spk}_{k}.wav"
+            write_tone(root / name, seconds=seconds,
+                       freq=(2500 + 300 * k) if spoof else 200 + 20 * k, amplitude=0.3,
+                       seed=spk * 10 + k)
+            rows.append(f"{name},s{spk},{'spoof' if spoof else 'bona-fide'},"
+                        f"{('g' + str(k % 2)) if spoof else ''}")
+    (root / "meta.csv").write_text("file,speaker,label,gen\n" + "\n".join(rows) + "\n")
+    recipe_file = tmp_path / "tones.toml"
+    recipe_file.write_text('name = "tones"\nbase = "table"\n[options]\nfile = "meta.csv"\n'
+                           'path = "{file}"\n[options.map]\nspeaker = "speaker"\n'
+                           'label_raw = "label"\ngenerator = "gen"\n[options.constants]\n'
+                           'language = "eng"\n')
+    recipe = load_recipe(str(recipe_file))
+    catalog = open_catalog(tmp_path / "c.duckdb")
+    insert_corpus(catalog, read_corpus(recipe, root), recipe, root)
+    probe_corpus(catalog, "tones")
+    return catalog

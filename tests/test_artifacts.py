@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.signal
-import torch
 
 from curate.demo.artifacts import GENERATORS, MAX_PEAK, codec_resynthesis
 from curate.demo.espeak import synthesize

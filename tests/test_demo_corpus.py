@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from curate.demo.artifacts import GENERATORS
 from curate.demo.corpus import ATTACK_IDS, DemoCorpus, build_demo_corpus

@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import write_tone
+from conftest import make_tone_catalog
 from curate.ablate.grid import apply_overrides
 from curate.catalog.db import open_catalog
 from curate.errors import CurateError
-from curate.recipes.engine import insert_corpus, read_corpus
-from curate.recipes.spec import builtin_recipes_dir, load_recipe
+from curate.recipes.spec import builtin_recipes_dir
 from curate.select.freeze import freeze
 from curate.select.spec import parse_selection
 from curate.train.experiment import (
@@ -133,33 +132,11 @@ def test_an_ablation_cell_is_an_experiment():
 @pytest.fixture
 def tone_db(tmp_path):
     """Bonafide = low tones, spoof = high tones + noise; 10 speakers, two generators."""
-    root = tmp_path / "tones"
-    rows = []
-    for spk in range(10):
-        for k in range(4):
-            spoof = k >= 2
-            name = f"s{spk}_{k}.wav"
-            write_tone(root / name, seconds=0.6, freq=(2500 + 300 * k) if spoof else 200 + 20 * k,
-                       amplitude=0.3, seed=spk * 10 + k)
-            rows.append(f"{name},s{spk},{'spoof' if spoof else 'bona-fide'},"
-                        f"{('g' + str(k % 2)) if spoof else ''}")
-    (root / "meta.csv").write_text("file,speaker,label,gen\n" + "\n".join(rows) + "\n")
-    recipe_file = tmp_path / "tones.toml"
-    recipe_file.write_text('name = "tones"\nbase = "table"\n[options]\nfile = "meta.csv"\n'
-                           'path = "{file}"\n[options.map]\nspeaker = "speaker"\n'
-                           'label_raw = "label"\ngenerator = "gen"\n[options.constants]\n'
-                           'language = "eng"\n')
-    db = tmp_path / "c.duckdb"
-    recipe = load_recipe(str(recipe_file))
-    with open_catalog(db) as catalog:
-        insert_corpus(catalog, read_corpus(recipe, root), recipe, root)
-        from curate.audio.runner import probe_corpus
-
-        probe_corpus(catalog, "tones")
+    with make_tone_catalog(tmp_path, speakers=10, per_speaker=4, seconds=0.6) as catalog:
         freeze(catalog, parse_selection({
             "name": "sel", "seed": 1, "split": {"by": "speaker", "fractions": {
                 "train": 0.6, "dev": 0.2, "test": 0.2}}}))
-    return db
+    return tmp_path / "c.duckdb"
 
 
 EXPERIMENT = """\

@@ -8,7 +8,6 @@ import gzip
 import io
 import json
 import os
-import tarfile
 from collections import defaultdict
 from pathlib import Path
 from urllib.parse import unquote

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from conftest import make_asvspoof2019, write_tone
+from conftest import make_asvspoof2019
 from curate.audio.runner import probe_corpus
 from curate.catalog.db import open_catalog
 

@@ -6,11 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import write_tone
+from conftest import make_tone_catalog
 from curate.ablate.report import markdown_table, results_table, write_run_report
-from curate.catalog.db import open_catalog
-from curate.recipes.engine import insert_corpus, read_corpus
-from curate.recipes.spec import load_recipe
 from curate.select.freeze import freeze
 from curate.select.spec import parse_selection
 from curate.train.evaluate import group_results
@@ -38,29 +35,7 @@ def test_group_results_per_generator_language_corpus():
 @pytest.fixture
 def tone_catalog(tmp_path):
     """Bonafide = low tones, spoof = high tones + noise; 12 speakers, two generators."""
-    root = tmp_path / "tones"
-    rows = []
-    for spk in range(12):
-        for k in range(6):
-            spoof = k >= 3
-            name = f"s{spk}_{k}.wav"
-            write_tone(root / name, seconds=1.0, freq=(2500 + 300 * k) if spoof else 200 + 20 * k,
-                       amplitude=0.3, seed=spk * 10 + k)
-            rows.append(f"{name},s{spk},{'spoof' if spoof else 'bona-fide'},"
-                        f"{('g' + str(k % 2)) if spoof else ''}")
-    (root / "meta.csv").write_text("file,speaker,label,gen\n" + "\n".join(rows) + "\n")
-    recipe_file = tmp_path / "tones.toml"
-    recipe_file.write_text('name = "tones"\nbase = "table"\n[options]\nfile = "meta.csv"\n'
-                           'path = "{file}"\n[options.map]\nspeaker = "speaker"\n'
-                           'label_raw = "label"\ngenerator = "gen"\n[options.constants]\n'
-                           'language = "eng"\n')
-    db = tmp_path / "c.duckdb"
-    recipe = load_recipe(str(recipe_file))
-    catalog = open_catalog(db)
-    insert_corpus(catalog, read_corpus(recipe, root), recipe, root)
-    from curate.audio.runner import probe_corpus
-
-    probe_corpus(catalog, "tones")
+    catalog = make_tone_catalog(tmp_path, speakers=12, per_speaker=6, seconds=1.0)
     freeze(catalog, parse_selection({
         "name": "sel", "seed": 1, "holdout": {"generators": ["tones:g1"], "policy": "test"},
         "split": {"by": "speaker", "fractions": {"train": 0.6, "test": 0.4}}}))

@@ -28,6 +28,7 @@ import torchaudio.functional as AF
 from scipy.fft import next_fast_len
 from torch import Tensor
 
+from curate.augment.batch import check_batch  # noqa: F401 (re-exported)
 from curate.augment.codec import LAWS, g711
 
 __all__ = [
@@ -55,23 +56,6 @@ Params = Sequence[Mapping[str, Any]]
 
 
 # ------------------------------------------------------------------------ helpers
-
-
-def check_batch(x: Tensor, lengths: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-    """Validate ``x`` (float ``(batch, time)``) and ``lengths`` (int ``(batch,)``, or None
-    for full rows); returns ``lengths`` as int64 on ``x``'s device."""
-    if not isinstance(x, Tensor) or x.ndim != 2 or not x.is_floating_point():
-        raise ValueError("x must be a float tensor of shape (batch, time), got "
-                         f"{getattr(x, 'dtype', type(x).__name__)} of shape "
-                         f"{tuple(getattr(x, 'shape', ()))}; use x[None] for one utterance")
-    batch, time = x.shape
-    if lengths is None:
-        return x, torch.full((batch,), time, dtype=torch.int64, device=x.device)
-    lengths = torch.as_tensor(lengths, device=x.device)
-    if lengths.shape != (batch,) or lengths.is_floating_point():
-        raise ValueError(f"lengths must be integers of shape ({batch},) (valid samples per "
-                         f"row of x), got {lengths.dtype} of shape {tuple(lengths.shape)}")
-    return x, lengths.to(torch.int64).clamp(0, time)
 
 
 def _mask(x: Tensor, lengths: Tensor) -> Tensor:

@@ -50,6 +50,8 @@ import torch
 from scipy.fft import next_fast_len
 from torch import Tensor, nn
 
+from curate.augment.batch import check_batch
+
 __all__ = [
     "ALGORITHMS",
     "RawBoostSettings",
@@ -742,29 +744,7 @@ def _ssi(x: Tensor, mask: Optional[Tensor], params: RawBoostParams, sample_rate:
     return x + noise / noise_norm * x_norm / 10.0 ** (0.05 * snr)
 
 
-def _check_batch(x: Tensor, lengths: Optional[Tensor]) -> tuple[Tensor, Tensor]:
-    if not isinstance(x, Tensor) or x.ndim != 2 or not x.is_floating_point():
-        raise ValueError("x must be a float tensor of shape (batch, time), got "
-                         f"{getattr(x, 'dtype', type(x).__name__)} of shape "
-                         f"{tuple(getattr(x, 'shape', ()))}; use x[None] for one utterance")
-    batch, time = x.shape
-    if lengths is None:
-        lengths = torch.full((batch,), time, dtype=torch.int64, device=x.device)
-    else:
-        lengths = torch.as_tensor(lengths)
-        if lengths.shape != (batch,) or lengths.is_floating_point() or lengths.is_complex():
-            raise ValueError(f"lengths must be integers of shape ({batch},) (valid samples "
-                             f"per row of x), got {lengths.dtype} of shape "
-                             f"{tuple(lengths.shape)}")
-        lengths = lengths.to(torch.int64)
-        if lengths.device.type == "cpu":
-            if batch and bool(((lengths < 0) | (lengths > time)).any()):
-                raise ValueError(f"lengths must lie in [0, {time}] (the time axis of x), "
-                                 f"got {lengths.tolist()}")
-            lengths = lengths.to(x.device)
-        else:  # checking values on an accelerator would wait for it; clamp instead
-            lengths = lengths.to(x.device).clamp(0, time)
-    return x, lengths
+_check_batch = check_batch
 
 
 def apply(x: Tensor, lengths: Optional[Tensor], params: Union[RawBoostParams,

@@ -19,27 +19,17 @@ import platform
 import statistics
 import tempfile
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import soundfile as sf
 import torch
 import torchaudio
 
+from curate.threads import torch_threads
+
 __all__ = ["bench_loader", "bench_sam_step", "bench_ssl_step"]
-
-
-@contextmanager
-def _threads(threads: int | None) -> Iterator[int]:
-    before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
 
 
 def _sync(device: torch.device) -> None:
@@ -179,7 +169,7 @@ def bench_sam_step(model: str = "small_cnn", model_kwargs: dict[str, Any] | None
     from curate.train.models import build_model, count_parameters
 
     dev = torch.device(device)
-    with _threads(threads) as used, torch.random.fork_rng(
+    with torch_threads(threads) as used, torch.random.fork_rng(
             devices=[dev.index or 0] if dev.type == "cuda" else []):
         torch.manual_seed(seed)
         net = build_model(model, sample_rate=16000, **(model_kwargs or {})).to(dev).train()

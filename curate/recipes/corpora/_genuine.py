@@ -16,7 +16,6 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from curate.catalog.columns import RECIPE_COLUMNS
-from curate.errors import CurateError
 from curate.recipes.corpora._common import layout_error, line_of, read_fields  # noqa: F401
 
 _GENDERS = {
