@@ -267,8 +267,7 @@ def demo(
     seed: int = typer.Option(0, help="Seed of the corpus, selection and training."),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Probe worker processes."),
 ) -> None:
-    """The embedded default end to end: corpus, catalog, selection, a RawBoost x SAM
-    ablation, report."""
+    """The embedded default end to end: corpus, catalog, selection, ablation, report."""
     from curate.demo.run import run_demo
     from curate.progress import progress_bar
 
