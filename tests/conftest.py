@@ -89,11 +89,6 @@ def make_tone_catalog(tmp_path: Path, *, speakers: int, per_speaker: int, second
 
     Returns the open catalog (the caller closes it) at ``tmp_path / "c.duckdb"``.
     """
-    from curate.audio.runner import probe_corpus
-    from curate.catalog.db import open_catalog
-    from curate.recipes.engine import insert_corpus, read_corpus
-    from curate.recipes.spec import load_recipe
-
     root = tmp_path / "tones"
     rows = []
     for spk in range(speakers):
@@ -106,13 +101,24 @@ def make_tone_catalog(tmp_path: Path, *, speakers: int, per_speaker: int, second
             rows.append(f"{name},s{spk},{'spoof' if spoof else 'bona-fide'},"
                         f"{('g' + str(k % 2)) if spoof else ''}")
     (root / "meta.csv").write_text("file,speaker,label,gen\n" + "\n".join(rows) + "\n")
-    recipe_file = tmp_path / "tones.toml"
-    recipe_file.write_text('name = "tones"\nbase = "table"\n[options]\nfile = "meta.csv"\n'
+    return prepare_catalog(tmp_path / "c.duckdb", tmp_path / "tones.toml", root,
+                           'name = "tones"\nbase = "table"\n[options]\nfile = "meta.csv"\n'
                            'path = "{file}"\n[options.map]\nspeaker = "speaker"\n'
                            'label_raw = "label"\ngenerator = "gen"\n[options.constants]\n'
                            'language = "eng"\n')
+
+
+def prepare_catalog(db: Path, recipe_file: Path, root: Path, recipe_text: str):
+    """Write ``recipe_text`` to ``recipe_file``, read ``root`` with it into the catalog at
+    ``db`` and probe it; returns the open catalog (the caller closes it)."""
+    from curate.audio.runner import probe_corpus
+    from curate.catalog.db import open_catalog
+    from curate.recipes.engine import insert_corpus, read_corpus
+    from curate.recipes.spec import load_recipe
+
+    recipe_file.write_text(recipe_text)
     recipe = load_recipe(str(recipe_file))
-    catalog = open_catalog(tmp_path / "c.duckdb")
+    catalog = open_catalog(db)
     insert_corpus(catalog, read_corpus(recipe, root), recipe, root)
-    probe_corpus(catalog, "tones")
+    probe_corpus(catalog, recipe.name)
     return catalog

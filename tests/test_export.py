@@ -18,14 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 import soundfile as sf
 
-from conftest import write_tone
-from curate.audio.runner import probe_corpus
-from curate.catalog.db import open_catalog
+from conftest import prepare_catalog, write_tone
 from curate.errors import CurateError
 from curate.export import FORMATS, export_selection
 from curate.export.kaldi import kaldi_ids
-from curate.recipes.engine import insert_corpus, read_corpus
-from curate.recipes.spec import load_recipe
 from curate.select.freeze import freeze
 from curate.select.spec import parse_selection
 
@@ -61,15 +57,11 @@ def catalog(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("export")
     root = tmp / "corpus"
     _write_corpus(root)
-    recipe_file = tmp / "tiny.toml"
-    recipe_file.write_text(
+    cat = prepare_catalog(
+        tmp / "c.duckdb", tmp / "tiny.toml", root,
         'name = "tiny"\nbase = "table"\n[options]\nfile = "meta.csv"\npath = "{file}"\n'
         'utt_id = "{uid}"\n[options.map]\nspeaker = "speaker"\nlabel_raw = "label"\n'
         'generator = "gen"\nlanguage = "lang"\nsubset = "part"\ntranscript = "text"\n')
-    recipe = load_recipe(str(recipe_file))
-    cat = open_catalog(tmp / "c.duckdb")
-    insert_corpus(cat, read_corpus(recipe, root), recipe, root)
-    probe_corpus(cat, "tiny")
     freeze(cat, parse_selection({
         "name": "sel", "seed": 0,
         "split": {"by": "subset", "subsets": {"train": "train", "test": "test"}}}))

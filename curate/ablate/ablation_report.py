@@ -21,16 +21,16 @@ from curate.ablate.report import markdown_table
 from curate.catalog.db import Catalog
 from curate.errors import CurateError
 from curate.train import sql as train_sql
+from curate.train.run import parse_ref
 
 GROUP_KINDS = ("generator", "language", "codec", "corpus")
 
 
 def _training_data(config: dict) -> tuple[str | None, str]:
-    """(selection, split) a run trained on, from its stored config."""
-    data = config.get("data") if isinstance(config.get("data"), dict) else {}
-    selection = config.get("selection") or data.get("selection") or data.get("train")
-    split = config.get("train_split") or data.get("train_split") or "train"
-    return (selection if isinstance(selection, str) else None), str(split)
+    """(selection, split) a run trained on, from its stored ``RunSpec`` config."""
+    if not config.get("selection"):
+        return None, ""
+    return parse_ref(config.get("train_split", "train"), config["selection"])
 
 
 def load_ablation_frames(catalog: Catalog, name: str) -> tuple[pd.DataFrame, pd.DataFrame,
@@ -143,7 +143,7 @@ def _composition_section(catalog: Catalog, runs: pd.DataFrame, out_dir: Path) ->
     seen: dict[tuple[str, str], None] = {}
     for config in runs["config"].dropna():
         selection, split = _training_data(json.loads(config))
-        if selection:
+        if selection and split:
             seen[(selection, split)] = None
     lines = []
     for selection, split in seen:

@@ -18,6 +18,15 @@ LABEL_COLOURS = {"bonafide": "#2b7bba", "spoof": "#d9534f"}
 DET_TICKS = [0.001, 0.01, 0.05, 0.2, 0.5, 0.8, 0.95]
 
 
+def _save(fig, out: Path) -> Path:
+    """Lay out, write ``out`` (creating its folder) and free the figure."""
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
 def composition_bars(frame: pd.DataFrame, out: Path, *, by: str = "language",
                      value: str = "minutes", title: str = "Catalog composition") -> Path:
     """Stacked bars of ``value`` per ``by`` value, split by label.
@@ -39,11 +48,7 @@ def composition_bars(frame: pd.DataFrame, out: Path, *, by: str = "language",
     ax.set_title(title)
     ax.legend(frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def det_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, *,
@@ -72,11 +77,7 @@ def det_plot(curves: dict[str, tuple[np.ndarray, np.ndarray]], out: Path, *,
     ax.set_ylabel("miss of bonafide (%)")
     ax.set_title(title)
     ax.legend(fontsize=7, frameon=False, loc="upper right")
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def factor_levels_plot(frame: pd.DataFrame, factors: list[str], out: Path) -> Path:
@@ -102,11 +103,7 @@ def factor_levels_plot(frame: pd.DataFrame, factors: list[str], out: Path) -> Pa
             ax.set_title(f"{factor} ({eval_set})", fontsize=9)
             ax.set_ylabel("EER (%)" if j == 0 else "")
             ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, out)
 
 
 def sharpness_scatter(frame: pd.DataFrame, out: Path) -> Path:
@@ -122,8 +119,4 @@ def sharpness_scatter(frame: pd.DataFrame, out: Path) -> Path:
     ax.set_ylabel("EER (%)")
     ax.legend(fontsize=7, frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, out)

@@ -412,7 +412,7 @@ class Chain:
             ``(y, applied)``: ``y`` like ``x``; ``applied[i]`` the steps that ran on row
             ``i`` with their params.
         """
-        from curate.augment.channel import check_batch
+        from curate.augment.batch import check_batch
 
         x, lengths = check_batch(x, lengths)
         batch = x.shape[0]

@@ -49,7 +49,6 @@ __all__ = [
     "Item",
     "as_label",
     "as_items",
-    "read_audio",
     "read_window",
     "PackedStrings",
     "TrainData",
@@ -129,42 +128,6 @@ def as_items(records: Sequence[Any]) -> list[Item]:
                 "or a (path, label[, utt_id]) sequence"
             )
     return items
-
-
-def read_audio(
-    path: PathType, *, start: int = 0, frames: int = -1
-) -> tuple[np.ndarray, int]:
-    """Decode a mono-mixed window of an audio file with soundfile.
-
-    Args:
-        path: audio file.
-        start: first frame to read, in samples at the file's own rate.
-        frames: number of frames to read, -1 = to the end.
-
-    Returns:
-        ``(samples, sample_rate)``: float32 array of shape (time,), channels averaged.
-
-    Raises:
-        AudioReadError: the file is missing, cannot be decoded, or has no samples.
-    """
-    try:
-        with sf.SoundFile(str(path)) as f:
-            sample_rate = f.samplerate
-            if start:
-                f.seek(start)
-            data = f.read(frames, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
-        raise AudioReadError(
-            f"cannot decode audio file {path}: {exc}; check the file, or re-run "
-            "`curate probe` so unreadable files are marked and left out of selections"
-        ) from exc
-    if data.shape[0] == 0:
-        raise AudioReadError(
-            f"audio file {path} has no samples in the requested window (start={start}); "
-            "leave empty files out of the selection"
-        )
-    mono = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1)
-    return np.ascontiguousarray(mono, dtype=np.float32), sample_rate
 
 
 def read_window(
@@ -598,7 +561,7 @@ class CropDataset(torch.utils.data.Dataset):
 
     def _eval_clip(self, path: str) -> np.ndarray:
         if self.num_samples is None:
-            x, src_rate = read_audio(path)
+            x, src_rate = read_window(path, lambda _total, _rate: (0, -1))  # the whole file
             return np.ascontiguousarray(self._resample(x, src_rate), dtype=np.float32)
         x, src_rate = read_window(
             path, lambda _total, rate: (0, self._source_frames(self.num_samples, rate)))

@@ -28,8 +28,8 @@ import pandas as pd
 
 from curate.errors import CurateError
 from curate.recipes.corpora._spoof import (ASVSPOOF2019_KINDS, check_words, fields_frame,
-                                           files_in, find_named, finish, layout_error,
-                                           read_fields)
+                                           files_in, find_named, finish)
+from curate.recipes.corpora._common import layout_error, read_fields
 
 TRACKS = ("LA", "DF", "PA")
 LA_COLUMNS = ("speaker", "trial", "codec", "transmission", "attack", "key", "trim", "subset")

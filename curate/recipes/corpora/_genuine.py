@@ -16,7 +16,6 @@ from typing import Callable, Iterable
 import pandas as pd
 
 from curate.catalog.columns import RECIPE_COLUMNS
-from curate.recipes.corpora._common import layout_error, line_of, read_fields  # noqa: F401
 
 _GENDERS = {
     "m": "male", "male": "male", "male_masculine": "male", "man": "male",
@@ -90,3 +89,13 @@ def unit_folders(root: Path, is_unit: Callable[[Path], bool]) -> list[tuple[str,
         return [(root.name, root, "")]
     return [(p.name, p, p.name + "/") for p in sorted(root.iterdir())
             if p.is_dir() and is_unit(p)]
+
+
+def split_tables(root: Path, splits: Iterable[str]) -> list[tuple[str, str, Path, str]]:
+    """``(locale, split, SPLIT.tsv, prefix)`` of every split table of every locale folder
+    (ROOT itself, or its sub-folders holding at least one ``SPLIT.tsv``), in split order."""
+    splits = tuple(splits)
+    units = unit_folders(root, lambda f: any((f / f"{s}.tsv").is_file() for s in splits))
+    return [(locale, split, folder / f"{split}.tsv", prefix)
+            for locale, folder, prefix in units for split in splits
+            if (folder / f"{split}.tsv").is_file()]

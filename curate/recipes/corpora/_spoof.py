@@ -16,7 +16,6 @@ import pandas as pd
 
 from curate.catalog.columns import RECIPE_COLUMNS
 from curate.errors import CurateError
-from curate.recipes.corpora._common import layout_error, line_of, read_fields  # noqa: F401
 
 # System types of the ASVspoof 2019 LA attacks (evaluation plan; A16 = A04, A19 = A06).
 # ASVspoof 2021 LA and DF reuse A07-A19 for their ASVspoof-sourced trials.

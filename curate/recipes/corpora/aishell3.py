@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from curate.recipes.corpora._genuine import (bonafide, concat, layout_error, list_audio,
-                                             normalise_gender, read_fields)
+from curate.recipes.corpora._genuine import bonafide, concat, list_audio, normalise_gender
+from curate.recipes.corpora._common import layout_error, read_fields
 from curate.recipes.readers import read_table
 
 SUBSETS = ("train", "test")

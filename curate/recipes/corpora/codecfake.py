@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from curate.recipes.corpora._spoof import (check_words, fields_frame, finish, layout_error,
-                                           read_fields)
+from curate.recipes.corpora._spoof import check_words, fields_frame, finish
+from curate.recipes.corpora._common import layout_error, read_fields
 
 _PREFIX = re.compile(r"^(F\d+)_(.+)$")
 _VCTK = re.compile(r"^(p\d+)_\d+")            # p225_001

@@ -24,18 +24,14 @@ from pathlib import Path
 import pandas as pd
 
 from curate.errors import CurateError
-from curate.recipes.corpora._genuine import (bonafide, concat, layout_error,
-                                             normalise_gender, unit_folders)
+from curate.recipes.corpora._genuine import bonafide, concat, normalise_gender, split_tables
+from curate.recipes.corpora._common import layout_error
 from curate.recipes.languages import to_iso639_3
 from curate.recipes.readers import read_table
 
 # Clip lists in priority order: a clip's subset is the first file that lists it.
 SPLITS = ("train", "dev", "test", "validated", "other", "invalidated")
 COLUMNS = ("utt_id", "subset", "path", "speaker", "gender", "language", "transcript")
-
-
-def _is_locale(folder: Path) -> bool:
-    return any((folder / f"{split}.tsv").is_file() for split in SPLITS)
 
 
 def _read_split(tsv: Path, split: str, locale: str, prefix: str) -> pd.DataFrame:
@@ -69,11 +65,8 @@ def read(root: Path, options: dict, recipe) -> pd.DataFrame:
     """One row per clip listed in any clip TSV of any locale under ROOT."""
     root = Path(root)
     parts = []
-    for locale, folder, prefix in unit_folders(root, _is_locale):
-        for split in SPLITS:
-            tsv = folder / f"{split}.tsv"
-            if tsv.is_file():
-                parts.append(_read_split(tsv, split, locale, prefix))
+    for locale, split, tsv, prefix in split_tables(root, SPLITS):
+        parts.append(_read_split(tsv, split, locale, prefix))
     if not parts:
         raise layout_error(recipe, root, "no <locale>/{train,dev,test,validated,other,"
                                          "invalidated}.tsv")

@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from curate.errors import CurateError
-from curate.recipes.corpora._spoof import finish, layout_error, line_of
+from curate.recipes.corpora._spoof import finish
+from curate.recipes.corpora._common import layout_error, line_of
 from curate.recipes.languages import to_iso639_3
 from curate.recipes.readers import read_table
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from curate.recipes.corpora._genuine import (bonafide, concat, layout_error,
-                                             normalise_gender, unit_folders)
+from curate.recipes.corpora._genuine import bonafide, concat, normalise_gender, split_tables
+from curate.recipes.corpora._common import layout_error
 from curate.recipes.readers import read_table
 
 SPLITS = ("train", "dev", "test")
@@ -27,31 +27,23 @@ NAMES = ["id", "filename", "raw_transcription", "transcription", "chars", "num_s
 COLUMNS = ("utt_id", "subset", "path", "gender", "language", "transcript")
 
 
-def _is_locale(folder: Path) -> bool:
-    return any((folder / f"{split}.tsv").is_file() for split in SPLITS)
-
-
 def read(root: Path, options: dict, recipe) -> pd.DataFrame:
     """Rows of every split TSV (wavs not listed in one are not read)."""
     root = Path(root)
     parts = []
-    for locale, folder, prefix in unit_folders(root, _is_locale):
-        for split in SPLITS:
-            tsv = folder / f"{split}.tsv"
-            if not tsv.is_file():
-                continue
-            table = read_table(tsv, delimiter="\t", header=False, quoting=False, names=NAMES)
-            filename = table["filename"].str.strip()
-            raw = table["raw_transcription"].str.strip()
-            parts.append(pd.DataFrame({
-                "utt_id": locale + "/" + split + "/" + filename.str.replace(
-                    r"\.wav$", "", regex=True),
-                "subset": split,
-                "path": prefix + "audio/" + split + "/" + filename,
-                "gender": normalise_gender(table["gender"]),
-                "language": locale,
-                "transcript": raw.where(raw != "", table["transcription"].str.strip()),
-            }))
+    for locale, split, tsv, prefix in split_tables(root, SPLITS):
+        table = read_table(tsv, delimiter="\t", header=False, quoting=False, names=NAMES)
+        filename = table["filename"].str.strip()
+        raw = table["raw_transcription"].str.strip()
+        parts.append(pd.DataFrame({
+            "utt_id": locale + "/" + split + "/" + filename.str.replace(
+                r"\.wav$", "", regex=True),
+            "subset": split,
+            "path": prefix + "audio/" + split + "/" + filename,
+            "gender": normalise_gender(table["gender"]),
+            "language": locale,
+            "transcript": raw.where(raw != "", table["transcription"].str.strip()),
+        }))
     if not parts:
         raise layout_error(recipe, root, "no <lang_locale>/{train,dev,test}.tsv")
     rows = concat(parts, COLUMNS).drop_duplicates("utt_id", keep="first")

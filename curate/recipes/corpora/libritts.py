@@ -25,8 +25,8 @@ from pathlib import Path
 import pandas as pd
 
 from curate.errors import CurateError
-from curate.recipes.corpora._genuine import (bonafide, concat, layout_error,
-                                             normalise_gender, unit_folders)
+from curate.recipes.corpora._genuine import bonafide, concat, normalise_gender, unit_folders
+from curate.recipes.corpora._common import layout_error
 from curate.recipes.readers import read_table
 
 COLUMNS = ("utt_id", "subset", "path", "speaker", "gender", "language", "transcript")

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from curate.recipes.corpora._genuine import bonafide, concat, layout_error, unit_folders
+from curate.recipes.corpora._genuine import bonafide, concat, unit_folders
+from curate.recipes.corpora._common import layout_error
 from curate.recipes.readers import read_table
 
 COLUMNS = ("utt_id", "path", "speaker", "gender", "language", "transcript")

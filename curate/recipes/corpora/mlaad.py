@@ -29,7 +29,8 @@ from pathlib import Path
 import pandas as pd
 
 from curate.errors import CurateError
-from curate.recipes.corpora._spoof import finish, layout_error
+from curate.recipes.corpora._spoof import finish
+from curate.recipes.corpora._common import layout_error
 from curate.recipes.readers import read_table
 
 REQUIRED = ("path", "original_file", "language", "model_name")

@@ -20,8 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from curate.errors import CurateError
-from curate.recipes.corpora._genuine import (bonafide, concat, layout_error, line_of,
-                                             normalise_gender, unit_folders)
+from curate.recipes.corpora._genuine import bonafide, concat, normalise_gender, unit_folders
+from curate.recipes.corpora._common import layout_error, line_of
 from curate.recipes.languages import to_iso639_3
 from curate.recipes.readers import read_table
 

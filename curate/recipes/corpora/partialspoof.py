@@ -28,8 +28,8 @@ from pathlib import Path
 import pandas as pd
 
 from curate.errors import CurateError
-from curate.recipes.corpora._spoof import (check_words, fields_frame, finish, layout_error,
-                                           read_fields)
+from curate.recipes.corpora._spoof import check_words, fields_frame, finish
+from curate.recipes.corpora._common import layout_error, read_fields
 from curate.recipes.engine import RecipeOutput
 
 PROTOCOLS = "protocols/PartialSpoof_LA_cm_protocols/PartialSpoof.LA.cm.*.txt"

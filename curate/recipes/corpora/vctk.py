@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from curate.recipes.corpora._genuine import (bonafide, layout_error, list_audio,
-                                             normalise_gender, read_fields)
+from curate.recipes.corpora._genuine import bonafide, list_audio, normalise_gender
+from curate.recipes.corpora._common import layout_error, read_fields
 
 # audio folder, extensions
 AUDIO_DIRS = (("wav48_silence_trimmed", ("flac",)), ("wav48", ("wav", "flac")))

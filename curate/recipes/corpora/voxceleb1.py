@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from curate.errors import CurateError
-from curate.recipes.corpora._genuine import bonafide, layout_error, list_audio, normalise_gender
+from curate.recipes.corpora._genuine import bonafide, list_audio, normalise_gender
+from curate.recipes.corpora._common import layout_error
 from curate.recipes.readers import read_table
 
 # audio folder under ROOT, the subset its archive holds (None: both)

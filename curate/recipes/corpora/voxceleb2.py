@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from curate.errors import CurateError
-from curate.recipes.corpora._genuine import bonafide, layout_error
+from curate.recipes.corpora._genuine import bonafide
+from curate.recipes.corpora._common import layout_error
 from curate.recipes.corpora.voxceleb1 import audio_rows, speakers
 
 AUDIO_DIRS = (("dev/aac", "dev"), ("test/aac", "test"), ("aac", None),
