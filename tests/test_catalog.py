@@ -62,7 +62,8 @@ def test_read_only_open_of_missing_catalog_says_how_to_create(tmp_path):
         catalog_db.open_catalog(tmp_path / "none.duckdb", read_only=True)
 
 
-def test_second_writer_gets_a_clear_message(tmp_path, run_cli):
+def test_second_writer_gets_a_clear_message(tmp_path, run_cli, monkeypatch):
+    monkeypatch.setenv("CURATE_DB_WAIT", "0.3")
     path = tmp_path / "c.duckdb"
     catalog_db.open_catalog(path).close()
     holder = subprocess.Popen(
@@ -72,12 +73,12 @@ def test_second_writer_gets_a_clear_message(tmp_path, run_cli):
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(CatalogLockedError, match=rf"in use by another process \(PID "
-                                                     rf"{holder.pid}\)"):
+        with pytest.raises(CatalogLockedError, match=rf"in use by PID {holder.pid}: .*python"
+                                                     rf".* and stayed busy for 0.3 s"):
             catalog_db.open_catalog(path)
         code, _out, err = run_cli("stats", "--db", path)
         assert code == CatalogLockedError.exit_code
-        assert "in use by another process" in err and "Traceback" not in err
+        assert f"in use by PID {holder.pid}" in err and "Traceback" not in err
     finally:
         holder.kill()
         holder.wait()

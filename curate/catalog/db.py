@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Iterator
@@ -87,7 +89,14 @@ class Catalog:
             self.con.execute("COMMIT")
 
     def execute(self, sql: str, params=None):
-        return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+        try:
+            return (self.con.execute(sql, params) if params is not None
+                    else self.con.execute(sql))
+        except duckdb.Error as exc:
+            damage = damaged_catalog_error(exc, self.path)
+            if damage is None:
+                raise
+            raise damage from None
 
     def df(self, sql: str, params=None):
         """Run a query and return a pandas DataFrame."""
@@ -112,27 +121,126 @@ class Catalog:
         return int(row[0]) if row else 0
 
 
-def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB database file
+WAIT_ENV = "CURATE_DB_WAIT"
+DEFAULT_WAIT_S = 30.0
+
+
+def lock_wait_s() -> float:
+    """Seconds a command waits for a busy catalog: ``$CURATE_DB_WAIT``, else 30."""
+    text = os.environ.get(WAIT_ENV)
+    if text is None or not text.strip():
+        return DEFAULT_WAIT_S
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
-        # curate shows its own progress; DuckDB's bar would interleave with it
-        con.execute("SET enable_progress_bar = false")
-        return con
-    except duckdb.IOException as exc:
-        message = str(exc)
-        if "lock" in message.lower():
-            pid = re.search(r"PID (\d+)", message)
-            holder = f" (PID {pid.group(1)})" if pid else ""
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise CurateError(f"${WAIT_ENV}={text!r} is not a number of seconds; set it to e.g. 30 "
+                          f"(0: fail at once when the catalog is busy)")
+    return value
+
+
+def _holder(message: str) -> str:
+    """``PID n: command line`` of the process holding the catalog, from DuckDB's message."""
+    pid = re.search(r"PID (\d+)", message)
+    if pid is None:
+        return "another process"
+    try:
+        raw = Path(f"/proc/{pid.group(1)}/cmdline").read_bytes()
+        argv = [a for a in raw.decode(errors="replace").split("\0") if a]
+    except OSError:
+        argv = []
+    # `python -m curate.cli train x.toml` / `.venv/bin/curate train x.toml` -> `curate train x.toml`
+    for i, arg in enumerate(argv):
+        if arg.endswith("/curate") or arg == "curate" or arg == "curate.cli":
+            argv = ["curate"] + argv[i + 1:]
+            break
+    command = " ".join(argv)
+    if len(command) > 240:
+        command = command[:237] + "..."
+    return f"PID {pid.group(1)}" + (f": {command}" if command else "")
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a file that is not a DuckDB database before DuckDB tries to read it.
+
+    DuckDB would treat a SQLite file as an attached SQLite database (and try to
+    download its extension); any other non-DuckDB file gets a plain refusal.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise CurateError(f"cannot read catalog {path}: {exc.strerror}; pass another --db"
+                          ) from None
+    if not head:
+        return  # an empty file becomes a new catalog
+    if head.startswith(_SQLITE_MAGIC):
+        raise CurateError(f"{path} is a SQLite database, not a curate catalog (a DuckDB file); "
+                          f"pass a catalog with --db, or a new file name to create one")
+    if head[8:12] != _DUCKDB_MAGIC:
+        raise CurateError(f"{path} is not a DuckDB catalog (its header is not DuckDB's); pass "
+                          f"a catalog with --db, or a new file name to create one")
+
+
+def _damaged(path: Path, exc: Exception) -> CurateError:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    where = "the catalog" if str(path) == "the catalog" else f"catalog {path}"
+    return CurateError(f"{where} is damaged or truncated ({detail}); restore it from a "
+                       f"backup or pass another --db")
+
+
+_DAMAGE_MARKERS = ("corrupt database file", "could not read enough bytes",
+                   "not a valid duckdb database", "checksum")
+
+
+def damaged_catalog_error(exc: BaseException, path: Path | str | None = None
+                          ) -> CurateError | None:
+    """The one-sentence error for a DuckDB error that means a damaged catalog file
+    (a failed checksum or a short read met while querying), else None."""
+    text = str(exc).lower()
+    if not any(marker in text for marker in _DAMAGE_MARKERS):
+        return None
+    return _damaged(Path(path) if path is not None else Path("the catalog"), exc)
+
+
+def _connect(path: Path, read_only: bool, wait_s: float | None = None
+             ) -> duckdb.DuckDBPyConnection:
+    """Connect, waiting up to ``wait_s`` seconds (default :func:`lock_wait_s`) while
+    another process holds the file, then failing with who holds it."""
+    if path.exists():
+        _check_header(path)
+    wait = lock_wait_s() if wait_s is None else wait_s
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only, config=_CONFIG)
+            # curate shows its own progress; DuckDB's bar would interleave with it
+            con.execute("SET enable_progress_bar = false")
+            return con
+        except duckdb.IOException as exc:
+            message = str(exc)
+            if "lock" not in message.lower():
+                raise _damaged(path, exc) from None
+            if time.monotonic() + delay <= deadline:
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+                continue
+            waited = f" and stayed busy for {wait:g} s" if wait > 0 else ""
             raise CatalogLockedError(
-                f"catalog {path} is in use by another process{holder}; wait for it to "
-                f"finish or pass another --db"
+                f"catalog {path} is in use by {_holder(message)}{waited}; wait for it to "
+                f"finish, raise ${WAIT_ENV} (seconds), or pass another --db"
             ) from None
-        raise CurateError(f"cannot open catalog {path}: {message.splitlines()[0]}") from None
-    except duckdb.Error as exc:
-        raise CurateError(
-            f"{path} is not a readable DuckDB catalog ({str(exc).splitlines()[0]}); "
-            f"pass another --db"
-        ) from None
+        except duckdb.Error as exc:
+            raise _damaged(path, exc) from None
+
+
+# No extension is ever installed or loaded behind the user's back (a SQLite file
+# would otherwise make DuckDB try to download its scanner).
+_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 def _stamp(con: duckdb.DuckDBPyConnection, version: int) -> None:
@@ -141,23 +249,40 @@ def _stamp(con: duckdb.DuckDBPyConnection, version: int) -> None:
     )
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> int:
+def _stored_version(con: duckdb.DuckDBPyConnection, path: Path) -> int | None:
+    """The catalog's schema version; None for a DuckDB file with no tables at all.
+
+    Raises:
+        CurateError: for a DuckDB file that holds tables but no ``schema_info``
+            (another program's database), or an unreadable version stamp.
+    """
+    tables = [r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables ORDER BY table_name").fetchall()]
+    if "schema_info" not in tables:
+        if not tables:
+            return None
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise CurateError(f"{path} is a DuckDB file but not a curate catalog (no schema_info "
+                          f"table; it holds {shown}); pass a catalog with --db, or a new file "
+                          f"name to create one")
+    row = con.execute("SELECT value FROM schema_info WHERE key = 'schema_version'").fetchone()
+    if row is None or not str(row[0]).isdigit():
+        raise CurateError(f"catalog {path} has no valid schema_version in schema_info "
+                          f"({row[0] if row else 'none'!r}); restore it from a backup or pass "
+                          f"another --db")
+    return int(row[0])
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: Path | str = "the catalog") -> int:
     """Bring an open catalog to the current schema version; return that version.
 
-    An empty file gets ``schema.sql``; an older catalog runs each migration above
-    its version, each in its own transaction.
+    A DuckDB file without tables gets ``schema.sql``; an older catalog runs each
+    migration above its version, each in its own transaction. A newer catalog is
+    refused (this curate cannot know how to write it).
     """
     target = schema_version()
-    has_info = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_info'"
-    ).fetchone()[0]
-    current = 0
-    if has_info:
-        row = con.execute(
-            "SELECT value FROM schema_info WHERE key = 'schema_version'"
-        ).fetchone()
-        current = int(row[0]) if row else 0
-    if current == 0:
+    current = _stored_version(con, Path(path))
+    if current is None:
         con.execute("BEGIN TRANSACTION")
         con.execute(schema_sql())
         _stamp(con, target)
@@ -165,8 +290,9 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         return target
     if current > target:
         raise CurateError(
-            f"the catalog has schema version {current}, newer than this curate "
-            f"({target}); upgrade curate"
+            f"catalog {path} has schema version {current}, newer than this curate's "
+            f"{target}: upgrade curate to write to it (read-only commands such as "
+            f"`curate stats` still work)"
         )
     for version, name, sql in migrations():
         if current < version <= target:
@@ -182,33 +308,72 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
     return current
 
 
-def open_catalog(path: Path | str | None = None, *, read_only: bool = False) -> Catalog:
+def open_catalog(path: Path | str | None = None, *, read_only: bool = False,
+                 wait_s: float | None = None) -> Catalog:
     """Open (and create or migrate, when writable) the catalog at ``path``.
 
     ``path`` defaults to :func:`default_db_path`. Read-only opening of a missing
-    catalog is a :class:`CurateError` telling the user how to create one.
+    catalog is a :class:`CurateError` telling the user how to create one. While
+    another process holds the file, this waits up to ``wait_s`` seconds (default
+    ``$CURATE_DB_WAIT``, else 30) and then fails naming the holder. A damaged,
+    truncated or foreign file is one sentence, never DuckDB's traceback.
     """
     path = Path(path) if path is not None else default_db_path()
-    if read_only:
-        if not path.exists():
-            raise CurateError(
-                f"no catalog at {path}; create one with `curate prepare CORPUS ROOT "
-                f"--db {path}` or pass another --db"
-            )
-        con = _connect(path, read_only=True)
-        catalog = Catalog(path, con, read_only=True)
-        if catalog.version() < schema_version():
-            catalog.close()
-            raise CurateError(
-                f"catalog {path} has an older schema; open it once for writing "
-                f"(e.g. `curate probe --db {path}`) to migrate it"
-            )
-        return catalog
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = _connect(path, read_only=False)
+    if read_only and not path.exists():
+        raise CurateError(
+            f"no catalog at {path}; create one with `curate prepare CORPUS ROOT "
+            f"--db {path}` or pass another --db"
+        )
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    con = _connect(path, read_only=read_only, wait_s=wait_s)
     try:
-        migrate(con)
+        if read_only:
+            version = _stored_version(con, path)
+            if version is None:
+                raise CurateError(f"{path} is an empty DuckDB file, not a curate catalog yet; "
+                                  f"create it with `curate prepare CORPUS ROOT --db {path}`")
+            if version < schema_version():
+                raise CurateError(
+                    f"catalog {path} has an older schema ({version}, this curate writes "
+                    f"{schema_version()}); open it once for writing (e.g. `curate probe "
+                    f"--db {path}`) to migrate it")
+        else:
+            migrate(con, path)
+    except duckdb.Error as exc:
+        con.close()
+        raise _damaged(path, exc) from None
     except BaseException:
         con.close()
         raise
-    return Catalog(path, con, read_only=False)
+    return Catalog(path, con, read_only=read_only)
+
+
+@dataclass(frozen=True)
+class CatalogRef:
+    """A catalog by path, opened only for short sessions.
+
+    Long jobs (training, ablations) hold one of these instead of an open
+    :class:`Catalog`, so other commands can use the catalog while they run:
+    each ``session()`` opens the file, does its short transaction and closes it.
+    """
+
+    path: Path
+    wait_s: float | None = None
+
+    @contextlib.contextmanager
+    def session(self, *, read_only: bool = False) -> Iterator[Catalog]:
+        catalog = open_catalog(self.path, read_only=read_only, wait_s=self.wait_s)
+        try:
+            yield catalog
+        finally:
+            catalog.close()
+
+
+def catalog_session(source: "Catalog | CatalogRef", *, read_only: bool = False
+                    ) -> contextlib.AbstractContextManager[Catalog]:
+    """A session on ``source``: an open catalog is used as it is (and stays open);
+    a :class:`CatalogRef` is opened for the block and closed after it."""
+    if isinstance(source, Catalog):
+        return contextlib.nullcontext(source)
+    return source.session(read_only=read_only)

@@ -1,0 +1,34 @@
+"""What every command module shares: the app, the consoles, the --db option, tables."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Curate, augment and train on corpora for speech deepfake detection.")
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+DbOption = typer.Option(None, "--db", help="Catalog file (default: $CURATE_DB, else "
+                                            "manifests/catalog.duckdb).")
+
+
+def table_of(frame, title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for column in frame.columns:
+        justify = "right" if frame[column].dtype.kind in "iuf" else "left"
+        table.add_column(str(column), justify=justify, overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*["" if v is None or v != v else
+                        (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row])
+    return table
+
+
+
+def print_error(message: str) -> None:
+    """One red line on stderr (a user error, never a traceback)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False,
+                      soft_wrap=True)

@@ -1,0 +1,180 @@
+"""Commands over training runs: train, eval, sharpness, ablate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.markup import escape
+
+from curate.cli.common import DbOption, app, console, err_console, table_of
+from curate.errors import CurateError
+
+
+@app.command("train")
+def train(
+    experiment: Path = typer.Argument(..., metavar="EXPERIMENT.toml",
+                                      help="An experiment file (recipes/experiments/*.toml)."),
+    resume: bool = typer.Option(False, "--resume",
+                                help="Continue an unfinished run from its last checkpoint."),
+    set_: Optional[List[str]] = typer.Option(None, "--set", metavar="KEY=VALUE",
+                                             help="Override a key, e.g. --set sam.enabled=true "
+                                                  "(repeatable)."),
+    db: Optional[Path] = DbOption,
+    out: Optional[Path] = typer.Option(None, "--out", help="Run folders go to OUT/runs/RUN_ID "
+                                                           "(default: the file's out key)."),
+    force: bool = typer.Option(False, "--force", help="Train again even if the run finished."),
+    stop_at: Optional[int] = typer.Option(None, "--stop-at", min=1,
+                                          help="Stop after this step with a checkpoint "
+                                               "(continue later with --resume)."),
+) -> None:
+    """Train and evaluate an experiment; records the run, scores and results in the catalog.
+
+    Under torchrun every rank runs this command; rank 0 owns the catalog.
+    """
+    from curate.catalog.db import open_catalog
+    from curate.progress import progress_bar
+    from curate.train import distributed
+    from curate.train.experiment import load_experiment
+    from curate.train.run import run_experiment
+
+    parsed = load_experiment(experiment, set_ or [])
+    spec = parsed.run_spec()
+    target = out if out is not None else Path(parsed.out)
+    ctx = distributed.init_from_env(parsed.device)
+    if not ctx.is_main:
+        run_experiment(None, spec, target, resume=resume, force=force, stop_at=stop_at)
+        return
+    with open_catalog(db) as catalog:
+        with progress_bar(f"train {spec.name}") as bar:
+            callback = (lambda step, total, _loss: bar(step, total)) if bar else None
+            outcome = run_experiment(catalog, spec, target, progress=callback, resume=resume,
+                                     force=force, stop_at=stop_at)
+        if outcome.skipped:
+            console.print(f"run {outcome.run_id} already finished: its results "
+                          "(use --force to train again)", highlight=False)
+        if outcome.status == "stopped":
+            console.print(f"run {outcome.run_id} stopped at step {outcome.steps}; continue with "
+                          f"`curate train {experiment} --resume`", highlight=False)
+            return
+        from curate.ablate.report import results_table
+
+        console.print(table_of(results_table(catalog, outcome.run_id),
+                             title=f"results of run {outcome.run_id}"))
+    console.print(f"run folder: {outcome.run_dir}", highlight=False)
+
+
+@app.command("eval")
+def eval_(
+    run: str = typer.Argument(..., metavar="RUN", help="A run id (runs.run_id)."),
+    on: str = typer.Option(..., "--on", metavar="SELECTION", help="The selection to score."),
+    split: str = typer.Option("test", "--split", help="Its split ('all': every split)."),
+    db: Optional[Path] = DbOption,
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir",
+                                           help="The run's folder, if it moved."),
+    device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: "
+                                                                "the run's)."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+) -> None:
+    """Score a selection with a run's model: scores, results per group, a score file."""
+    from curate.catalog.db import open_catalog
+    from curate.train.run import evaluate_run
+
+    with open_catalog(db) as catalog:
+        results = evaluate_run(catalog, run, on, split, run_dir=run_dir, device=device,
+                               batch_size=batch_size)
+    wide = results.pivottable_of(index=["eval_set", "eval_group"], columns="metric",
+                               values="value", sort=False).reset_index()
+    console.print(table_of(wide, title=f"run {run} on {on}"))
+
+
+@app.command("sharpness")
+def sharpness(
+    run: Optional[str] = typer.Argument(None, metavar="[RUN]", help="A run id."),
+    on: Optional[str] = typer.Option(None, "--on", metavar="SELECTION",
+                                     help="The selection to measure on."),
+    split: str = typer.Option("test", "--split", help="Its split ('all': every split)."),
+    rho: float = typer.Option(0.05, "--rho", help="Perturbation radius."),
+    m: int = typer.Option(32, "--m", min=1, help="Utterances per mini-batch."),
+    batches: int = typer.Option(20, "--batches", min=0, help="Mini-batches (0: all)."),
+    adaptive: bool = typer.Option(False, "--adaptive", help="ASAM perturbation |w|-scaled."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the batches."),
+    correlate_: bool = typer.Option(False, "--correlate",
+                                    help="Correlate stored sharpness with EER across runs "
+                                         "and eval sets instead."),
+    group: str = typer.Option("all", "--group", help="With --correlate: the eval group "
+                                                     "('any': every group)."),
+    db: Optional[Path] = DbOption,
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="The run's folder, if it "
+                                                                   "moved."),
+    device: Optional[str] = typer.Option(None, "--device"),
+) -> None:
+    """m-sharpness of a run's model per eval group, or its correlation with EER."""
+    from curate.catalog.db import open_catalog
+    from curate.train.sharpness import correlate, sharpness_run
+
+    if correlate_:
+        with open_catalog(db, read_only=True) as catalog:
+            frame = correlate(catalog, group=None if group == "any" else group, by_set=True)
+        console.print(table_of(frame, title=f"sharpness vs EER (group {group})"))
+        return
+    if run is None or on is None:
+        raise CurateError("give RUN --on SELECTION, or --correlate (usage: curate sharpness "
+                          "RUN --on SELECTION [--split test] [--rho 0.05] [--m 32])")
+    with open_catalog(db) as catalog:
+        table = sharpness_run(catalog, run, on, split, rho=rho, m=m, batches=batches or None,
+                              adaptive=adaptive, seed=seed, run_dir=run_dir, device=device)
+    wide = table.pivottable_of(index=["eval_set", "eval_group"], columns="metric",
+                             values="value", sort=False).reset_index()
+    console.print(table_of(wide, title=f"m-sharpness of run {run} on {on}"))
+
+
+@app.command()
+def ablate(
+    ablation: Path = typer.Argument(..., metavar="ABLATION.toml", help="An ablation file."),
+    db: Optional[Path] = DbOption,
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Runs in parallel processes."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Runs go to OUT/runs, the report "
+                                                           "to OUT/report (default: the "
+                                                           "ablation file's folder)."),
+    report_only: bool = typer.Option(False, "--report-only",
+                                      help="Only (re)write the report from the catalog."),
+    dry_run: bool = typer.Option(False, "--dry-run",
+                                 help="List the runs and the data each sees; train nothing."),
+) -> None:
+    """Run an ablation grid (skipping finished runs) and write its report."""
+    from curate.ablate.ablation_report import write_ablation_report
+    from curate.ablate.runner import data_summary, plan_ablation, run_ablation
+    from curate.ablate.spec import load_ablation
+    from curate.catalog.db import open_catalog
+
+    spec = load_ablation(ablation)
+    out_dir = out or ablation.resolve().parent
+    if dry_run:
+        with open_catalog(db, read_only=True) as catalog:
+            planned = plan_ablation(catalog, spec)
+            data = data_summary(catalog, planned)
+        import pandas as pd
+
+        runs = pd.DataFrame([{**dict(p.run.levels), "repeat": p.run.repeat,
+                              "seed": p.run.seed, "run_id": p.run_id,
+                              "status": p.status or "new"} for p in planned])
+        console.print(table_of(runs, title=f"ablation {spec.name}: {len(runs)} runs"))
+        console.print(table_of(data, title="data the runs read"))
+        return
+    failed = []
+    with open_catalog(db) as catalog:
+        if not report_only:
+            outcome = run_ablation(catalog, spec, out_dir, jobs=jobs,
+                                   say=lambda m: console.print(m, highlight=False))
+            console.print(f"{spec.name}: {outcome.planned} runs, {outcome.skipped} finished "
+                          f"earlier, {outcome.finished} finished now, {len(outcome.failed)} "
+                          f"failed", highlight=False)
+            failed = outcome.failed
+        report = write_ablation_report(catalog, spec.name, out_dir / "report")
+    console.print(f"report: {report} (and report.html)", highlight=False)
+    for run_id, reason in failed:
+        err_console.print(f"failed: {run_id}: {escape(reason)}", highlight=False)
+    if failed:
+        raise typer.Exit(1)
