@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -136,12 +134,11 @@ def test_eer_accepts_lists_and_tensors():
     assert a == b
 
 
-def test_eer_large_input_is_fast():
+def test_eer_large_input():
+    # no timing assertion (tests are deterministic); `curate bench` measures speed
     rng = np.random.default_rng(3)
     bona, spoof = random_scores(rng, 1_000_000, 1_000_000, 1.0)
-    start = time.perf_counter()
     eer, _ = compute_eer(bona, spoof)
-    assert time.perf_counter() - start < 10.0  # about 0.3 s; generous for busy machines
     assert abs(eer - 0.1587) < 0.002  # Phi(-1) for unit Gaussians two apart
 
 

@@ -212,10 +212,15 @@ def test_training_with_sam_and_asam_learns(tmp_path):
 
 
 def test_sam_step_cost_benchmark_reports_a_ratio():
+    """Structure only: measured times and their ratio depend on the machine's load."""
+    import math
+
     from curate.train.bench import bench_sam_step
 
     result = bench_sam_step(model_kwargs={"channels": (4,), "n_mels": 16}, batch=2,
                             seconds=0.25, steps=2, warmup=0, threads=1)
     assert result["name"] == "sam_step" and result["unit"] == "ms/step"
+    for key in ("value", "baseline", "ratio"):
+        assert math.isfinite(result[key]) and result[key] > 0, key
     assert result["ratio"] == pytest.approx(result["value"] / result["baseline"])
-    assert result["ratio"] > 1.0 and result["target_max_ratio"] == 2.1
+    assert result["target_max_ratio"] == 2.1 and result["lower_is_better"] is True

@@ -15,7 +15,14 @@ Status vocabulary (first match wins):
 - ``nan``: decoded samples contain NaN or +-inf (measurements left None; facts and
   ``content_hash`` filled).
 - ``too_short``: ``duration_s < min_duration_s`` (all facts still filled).
+- ``silent``: (level ``full`` only) the whole file is silent: its sample peak is below
+  :data:`SILENT_PEAK_DBFS` (-70 dBFS, about 10 steps of 16-bit PCM) or it is all zeros
+  (all facts filled; ``peak_dbfs`` None for all zeros).
 - ``ok``: everything else; ``error`` is None.
+
+A file is *heavily clipped* when ``clip_ratio >= HEAVY_CLIP_RATIO`` (1 % of its samples
+at full scale). That is not a status (the file stays ``ok``); the probe counts such files
+in its summary (:func:`is_heavily_clipped`).
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ __all__ = [
     "SILENCE_FRAME_S",
     "CLIP_LEVEL",
     "LOUDNESS_BLOCK_S",
+    "SILENT_PEAK_DBFS",
+    "HEAVY_CLIP_RATIO",
+    "is_heavily_clipped",
     "LEVELS",
     "PROBE_COLUMNS",
     "peak_dbfs",
@@ -57,6 +67,14 @@ SILENCE_FRAME_S = 0.020
 CLIP_LEVEL = 32767 / 32768
 #: BS.1770 loudness gating block, seconds; shorter clips have no integrated loudness.
 LOUDNESS_BLOCK_S = 0.4
+#: Whole-file silence, dBFS: a decoded file whose sample peak (over all samples and
+#: channels) is below this level gets status ``silent``. -70 dBFS is an amplitude of
+#: about 3.2e-4, 10 steps of 16-bit PCM: dither or an idle channel, never speech.
+SILENT_PEAK_DBFS = -70.0
+#: Heavily clipped, a fraction of samples: a file with ``clip_ratio`` at or above this
+#: (1 % of its samples at full scale, see :data:`CLIP_LEVEL`) is counted as heavily
+#: clipped in the probe's summary; it keeps its status.
+HEAVY_CLIP_RATIO = 0.01
 #: Probe levels accepted by :func:`probe_file`.
 LEVELS = ("header", "full")
 
@@ -115,6 +133,12 @@ def clip_ratio(x: np.ndarray) -> float | None:
     if x.size == 0:
         return None
     return float(np.count_nonzero(np.abs(x) >= CLIP_LEVEL)) / x.size
+
+
+def is_heavily_clipped(ratio: float | None) -> bool:
+    """True when a ``clip_ratio`` (fraction of samples, 0-1) is at or above
+    :data:`HEAVY_CLIP_RATIO`; None (not measured) is not clipped."""
+    return ratio is not None and ratio >= HEAVY_CLIP_RATIO
 
 
 def silence_ratio(x: np.ndarray, sample_rate: int) -> float | None:
@@ -297,7 +321,10 @@ def probe_file(
         row["loudness_lufs"], loudness_note = integrated_loudness(x, sample_rate)
         if loudness_note is not None:
             notes.append(f"loudness: {loudness_note}")
-        return _finish(row, notes, *_length_status(row, min_duration_s))
+        status, error = _length_status(row, min_duration_s)
+        if status == "ok":
+            status, error = _silence_status(row["peak_dbfs"])
+        return _finish(row, notes, status, error)
     except Exception as err:  # any other failure on this file must not stop a batch
         return _finish(row, notes, "unreadable", f"{type(err).__name__}: {err}"[:300])
 
@@ -308,6 +335,15 @@ def _length_status(row: dict, min_duration_s: float) -> tuple[str, str | None]:
     if row["duration_s"] < min_duration_s:
         duration = row["duration_s"]
         return "too_short", f"duration {duration:.3f} s < min_duration_s {min_duration_s:g} s"
+    return "ok", None
+
+
+def _silence_status(peak: float | None) -> tuple[str, str | None]:
+    """``silent`` when the peak (dBFS, None for all zeros) is below SILENT_PEAK_DBFS."""
+    if peak is None:
+        return "silent", "all samples are zero"
+    if peak < SILENT_PEAK_DBFS:
+        return "silent", f"peak {peak:.1f} dBFS is below {SILENT_PEAK_DBFS:g} dBFS"
     return "ok", None
 
 

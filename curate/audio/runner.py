@@ -2,9 +2,14 @@
 
 The catalog is written by this process only; workers decode and measure
 (:func:`curate.audio.probe.probe_file`) and send plain dicts back. Results are
-committed every ``batch_size`` files, so a killed probe keeps what it committed.
-A file is probed again only when its size or mtime changed since its last probe,
-when a deeper level is asked for, or with ``force``.
+committed every ``batch_size`` files, so a killed probe keeps what it committed; the
+progress callback moves per file, as results arrive (files already probed but not yet
+committed count as done). A file is probed again only when its size or mtime changed
+since its last probe, when a deeper level is asked for, or with ``force``.
+
+The summary counts statuses over the whole corpus after the probe and the files that
+are heavily clipped (``clip_ratio >= HEAVY_CLIP_RATIO``, 1 % of samples, see
+:mod:`curate.audio.probe`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from typing import Callable, Iterable, Iterator
 
 import pandas as pd
 
-from curate.audio.probe import MIN_DURATION_S, probe_file
+from curate.audio.probe import HEAVY_CLIP_RATIO, MIN_DURATION_S, probe_file
 from curate.catalog import sql
 from curate.catalog.columns import PROBE_FACTS
 from curate.catalog.db import Catalog
@@ -25,6 +30,10 @@ from curate.errors import CurateError
 
 LEVELS = ("header", "full")
 Progress = Callable[[int, int], None]
+
+# Files of a corpus whose clip_ratio (a fraction) is at or above a bound threshold.
+# TODO(lead): move next to STATUS_COUNTS in curate/catalog/sql.py (owned elsewhere now).
+HEAVY_CLIP_COUNT = "SELECT count(*) FROM utterances WHERE corpus = ? AND clip_ratio >= ?"
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class ProbeSummary:
     probed: int  # files decoded or read this time
     skipped: int  # unchanged since their last probe
     statuses: dict[str, int]  # status -> count over the corpus after the probe
+    clipped: int = 0  # files of the corpus with clip_ratio >= HEAVY_CLIP_RATIO (any status)
 
 
 def _level_rank(level: str | None) -> int:
@@ -163,30 +173,28 @@ def probe_corpus(catalog: Catalog, corpus: str, *, level: str = "full", jobs: in
     tasks, missing, skipped = plan(rows, root, level=level, force=force,
                                    min_duration_s=min_duration_s)
     total = len(tasks) + len(missing)
-    done = 0
     commit_batch(catalog, missing)
-    done += len(missing)
+    done = len(missing)
     if progress:
         progress(done, total)
     buffer: list[dict] = []
     for result in _results(tasks, jobs):
         buffer.append(result)
+        done += 1
         if len(buffer) >= batch_size:
             commit_batch(catalog, buffer)
-            done += len(buffer)
             buffer = []
-            if progress:
-                progress(done, total)
+        if progress:
+            progress(done, total)
     commit_batch(catalog, buffer)
-    done += len(buffer)
-    if progress:
-        progress(done, total)
     statuses = dict(catalog.execute(sql.STATUS_COUNTS, [corpus, corpus]).fetchall())
-    return ProbeSummary(corpus, len(rows), len(tasks), skipped, statuses)
+    clipped = int(catalog.execute(HEAVY_CLIP_COUNT, [corpus, HEAVY_CLIP_RATIO]).fetchone()[0])
+    return ProbeSummary(corpus, len(rows), len(tasks), skipped, statuses, clipped)
 
 
 def probe_catalog(catalog: Catalog, corpora: Iterable[str] | None = None,
                   **kwargs) -> list[ProbeSummary]:
     """Probe the named corpora (default: all in the catalog)."""
-    names = list(corpora) if corpora else [r[0] for r in catalog.execute(sql.CORPUS_ROOTS).fetchall()]
+    names = (list(corpora) if corpora
+             else [r[0] for r in catalog.execute(sql.CORPUS_ROOTS).fetchall()])
     return [probe_corpus(catalog, name, **kwargs) for name in names]

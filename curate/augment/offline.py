@@ -5,7 +5,9 @@
 augmented audio under ``OUT`` at the same relative paths and one JSON line per file to
 ``OUT/augment_log.jsonl``: ``{"path", "out", "utt_id", "sample_rate", "steps":
 [{"step", "params"}, ...], "status": "ok"}`` (or ``"status": "error"`` with the
-reason; a bad file never stops the run).
+reason in ``"error"``; a bad file never stops the run, and counts as failed). A file
+fails when it cannot be decoded, has no samples, holds NaN or inf samples (never
+replaced by zeros: the input is broken), or when the chain's output is not finite.
 
 The chain runs through :meth:`curate.augment.chain.Chain.apply_offline`, the same two
 stages training runs. Each file's randomness is a function of the seed and its
@@ -74,13 +76,26 @@ def _done(log_path: Path, out: Path) -> set[str]:
     return done
 
 
+class AugmentFileError(ValueError):
+    """One file cannot be augmented (0 samples, NaN/inf samples in or out); the run
+    logs it as failed and goes on."""
+
+
 def _load(path: str, sample_rate: int) -> tuple[np.ndarray, int]:
+    """Decode ``path`` to mono float32 at ``sample_rate`` Hz; returns it and the file's
+    own rate (Hz). Raises :class:`AugmentFileError` for 0 samples or non-finite samples."""
     from curate.audio.decode import read_audio
     from curate.augment.realcodec import resample
 
     samples, rate = read_audio(path)
+    if samples.shape[0] == 0:
+        raise AugmentFileError("the file has 0 samples")
+    finite = np.isfinite(samples)
+    if not finite.all():
+        bad = int(samples.size - np.count_nonzero(finite))
+        raise AugmentFileError(f"{bad} of {samples.size} samples are NaN or inf")
     x = samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
-    x = np.nan_to_num(np.asarray(x, dtype=np.float32))
+    x = np.asarray(x, dtype=np.float32)
     if rate != sample_rate:
         x = resample(x, rate, sample_rate)
     return x, rate
@@ -166,6 +181,10 @@ def augment_files(chain: Chain, items: Iterable[tuple[str, str, Optional[str]]],
             PNG under ``out/preview/``.
         overwrite: start over (the log is cleared) instead of resuming.
         progress: ``callback(done, total)``.
+
+    Returns:
+        The summary; ``failed`` counts files that failed in this run (files that failed
+        before are tried again), ``errors`` has ``(relative path, reason)`` of each.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -197,6 +216,9 @@ def augment_files(chain: Chain, items: Iterable[tuple[str, str, Optional[str]]],
                 y, steps = chain.apply_offline(x, chain.sample_rate,
                                                utterance_rng(seed, 0, rel),
                                                batch_generator(seed, 0, rel))
+                if not np.isfinite(y).all():
+                    raise AugmentFileError("the chain produced NaN or inf samples; nothing "
+                                        "was written")
                 clipped = _write(out / target, y, chain.sample_rate)
                 record.update({"source_rate": source_rate, "steps": steps, "status": "ok"})
                 if clipped:

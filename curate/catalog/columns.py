@@ -22,7 +22,8 @@ UTTERANCE_COLUMNS: tuple[str, ...] = RECIPE_COLUMNS + PROBE_FACTS + PROBE_STATE
 
 LABELS: tuple[str, ...] = ("bonafide", "spoof")
 STATUSES: tuple[str, ...] = (
-    "pending", "ok", "missing", "unreadable", "empty", "nan", "too_short",
+    "pending", "ok", "missing", "unreadable", "empty", "nan", "too_short", "silent",
+    "removed",  # no longer found by a re-prepare, kept because a selection holds it
 )
 # Columns a user may group or filter by in `curate stats --by`.
 GROUPABLE: tuple[str, ...] = (

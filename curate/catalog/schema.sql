@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS utterances (
     clip_ratio    DOUBLE,
     silence_ratio DOUBLE,
     content_hash  VARCHAR,
-    status        VARCHAR NOT NULL DEFAULT 'pending',  -- pending | ok | missing | unreadable | empty | nan | too_short
+    status        VARCHAR NOT NULL DEFAULT 'pending',  -- pending | ok | missing | unreadable | empty | nan | too_short | silent | removed
     error         VARCHAR,
     probe_note    VARCHAR,            -- non-fatal notes (why loudness is NULL, ...)
     probe_level   VARCHAR,            -- header | full
