@@ -18,3 +18,10 @@ class CatalogLockedError(CurateError):
     """The catalog file is held by another writer process."""
 
     exit_code = 4
+
+
+class UnavailableItemsError(CurateError):
+    """A frozen selection holds items whose audio can no longer be read (status not
+    ``ok``: removed by a re-prepare, missing, ...); refreeze or skip them explicitly."""
+
+    exit_code = 2

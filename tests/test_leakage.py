@@ -64,7 +64,7 @@ def test_against_a_corpus_and_a_selection(tmp_path):
         _freeze(catalog, "main", "source_utt")
         report = leakage_report(catalog, "main", ["d"])
         content = report.table[(report.table.check == "content") & (report.table.n > 0)]
-        assert len(content) == 1 and content.iloc[0]["examples"] == "h3"
+        assert len(content) == 1 and content.iloc[0]["examples"] == ["h3"]
         assert "d (against)" in set(content[["a", "b"]].to_numpy().ravel())
         _freeze(catalog, "copy", "source_utt")  # the same items: everything is shared
         counts = _counts(leakage_report(catalog, "main", ["copy"]))
@@ -84,6 +84,15 @@ def test_cli_exit_codes_and_json(tmp_path, run_cli):
     assert code == 3
     records = json.loads(out)
     assert any(r["check"] == "source_in_other" and r["n"] > 0 for r in records)
+    # examples is a JSON list of strings: up to three shared keys, [] when none
+    assert all(isinstance(r["examples"], list) for r in records)
+    assert all(all(isinstance(x, str) for x in r["examples"]) for r in records)
+    assert all(len(r["examples"]) == min(3, r["n"]) for r in records)
+    sources = next(r for r in records if r["check"] == "sources" and r["n"] > 0)
+    assert all(x.startswith("c:b") for x in sources["examples"])  # source_utt ids
+    assert all(r["examples"] == [] for r in records if r["n"] == 0)
+    code, out, _ = run_cli("leakage", "leaky", "--db", db)  # the table joins them
+    assert code == 3 and "leakage found" in out and "['" not in out
     code, out, _ = run_cli("selections", "--db", db, "--json")
     listed = pd.DataFrame(json.loads(out))
     assert set(listed["name"]) == {"clean", "leaky"}

@@ -95,7 +95,10 @@ def test_freeze_stores_selection_and_rows_resolve_paths(tmp_path):
         with pytest.raises(CurateError, match="no selection named 'nope'"):
             selection_rows(catalog, "nope")
         with pytest.raises(CurateError, match="selects no utterances"):
-            freeze(catalog, _spec(filter={"corpora": ["absent"]}))
+            freeze(catalog, _spec(filter={"min_duration_s": 100.0}))
+        with pytest.raises(CurateError, match="filter.corpora value 'absent' matches nothing"):
+            freeze(catalog, _spec(filter={"corpora": ["absent"]}))  # tests/test_select_check.py
+        assert catalog.execute("SELECT count(*) FROM selection_items").fetchone()[0] == 199
 
 
 @pytest.mark.parametrize("data, message", [

@@ -7,16 +7,18 @@ found and skipped. Unfinished runs continue from their last checkpoint. Every ru
 scored on all its eval sets and its m-sharpness measured there; the results go to
 the catalog.
 
-With ``jobs > 1`` runs execute in parallel processes. The catalog has one writer, so
-each worker gets a scratch catalog holding only what its run reads (the selections'
-items and utterances); the main process copies the run's rows back when it ends.
+The catalog is never held for the length of a run: planning, recording and each
+run's own writes (see :mod:`curate.train.run`) are short sessions on a
+:class:`~curate.catalog.db.CatalogRef`, so other commands work while an ablation
+runs. With ``jobs > 1`` runs execute in parallel processes that open the same
+catalog for their short sessions (a session that finds it busy waits, see
+``$CURATE_DB_WAIT``).
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,7 @@ import pandas as pd
 from curate.ablate import sql
 from curate.ablate.grid import PlannedRun, apply_overrides, expand
 from curate.ablate.spec import AblationSpec
-from curate.catalog.db import Catalog, open_catalog
+from curate.catalog.db import Catalog, CatalogRef, catalog_session
 from curate.errors import CurateError
 from curate.train.experiment import Experiment, parse_experiment
 from curate.train.run import RunSpec, run_id_of
@@ -91,94 +93,71 @@ def _record(catalog: Catalog, spec: AblationSpec, item: PlannedExperiment) -> No
                                               item.run.repeat, item.run.seed])
 
 
-def _sharpness(catalog: Catalog, item: PlannedExperiment, out_dir: Path,
-               options: dict) -> None:
+def _sharpness(source: Catalog | CatalogRef, item: PlannedExperiment, out_dir: Path,
+               options: dict, skip_unavailable: bool = False) -> None:
     from curate.train.sharpness import sharpness_run
 
     run_dir = out_dir / "runs" / item.run_id
     for selection, split, _name in item.spec.eval_refs():
-        sharpness_run(catalog, item.run_id, selection, split, rho=options["rho"],
+        sharpness_run(source, item.run_id, selection, split, rho=options["rho"],
                       m=options["m"], batches=options["batches"],
                       adaptive=options["adaptive"], seed=item.experiment.seed,
-                      run_dir=run_dir)
+                      run_dir=run_dir, skip_unavailable=skip_unavailable)
 
 
-def execute(catalog: Catalog, item: PlannedExperiment, out_dir: Path, options: dict,
-            progress=None) -> str:
-    """Train, score and measure one planned run in ``catalog``; returns its run id."""
+def execute(source: Catalog | CatalogRef, item: PlannedExperiment, out_dir: Path,
+            options: dict, progress=None, skip_unavailable: bool = False) -> str:
+    """Train, score and measure one planned run; returns its run id."""
     from curate.train.run import run_experiment
 
-    outcome = run_experiment(catalog, item.spec, out_dir, resume=True, progress=progress)
+    outcome = run_experiment(source, item.spec, out_dir, resume=True, progress=progress,
+                             skip_unavailable=skip_unavailable)
     if outcome.status != "finished":
         raise CurateError(f"run {item.run_id} stopped at step {outcome.steps}")
     if options["enabled"]:
-        _sharpness(catalog, item, out_dir, options)
+        _sharpness(source, item, out_dir, options, skip_unavailable)
     return outcome.run_id
 
 
-# --- parallel runs through scratch catalogs -----------------------------------------
-
-_RUN_TABLES = ("runs", "scores", "results", "augment_log")
-
-
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def make_scratch(catalog: Catalog, path: Path, selections: list[str]) -> None:
-    """A catalog at ``path`` with the corpora, and only the named selections' rows."""
-    open_catalog(path).close()  # the schema
-    con = catalog.con
-    con.execute(f"ATTACH {_quote(path)} AS scratch")
-    try:
-        con.execute("INSERT INTO scratch.corpora SELECT * FROM corpora")
-        con.execute("INSERT INTO scratch.selections SELECT * FROM selections "
-                    "WHERE list_contains(?, name)", [selections])
-        con.execute("INSERT INTO scratch.selection_items SELECT * FROM selection_items "
-                    "WHERE list_contains(?, selection)", [selections])
-        con.execute("INSERT INTO scratch.utterances SELECT u.* FROM utterances u WHERE utt_id "
-                    "IN (SELECT utt_id FROM selection_items WHERE list_contains(?, selection))",
-                    [selections])
-    finally:
-        con.execute("DETACH scratch")
-
-
-def merge_scratch(catalog: Catalog, path: Path, run_id: str) -> None:
-    """Copy one run's rows from a scratch catalog into ``catalog`` (replacing them)."""
-    con = catalog.con
-    con.execute(f"ATTACH {_quote(path)} AS scratch (READ_ONLY)")
-    try:
-        with catalog.transaction():
-            for table in _RUN_TABLES:
-                con.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
-                con.execute(f"INSERT INTO {table} SELECT * FROM scratch.{table} "
-                            f"WHERE run_id = ?", [run_id])
-    finally:
-        con.execute("DETACH scratch")
-
-
-def _worker(scratch: str, data: dict, where: str, base_dir: str, out_dir: str,
-            options: dict, levels: tuple, repeat: int, seed, cell: str) -> str:
+def _worker(db: str, data: dict, where: str, base_dir: str, out_dir: str, options: dict,
+            levels: tuple, repeat: int, seed, cell: str, skip_unavailable: bool) -> str:
+    """One run in a worker process, on short sessions of the catalog at ``db``."""
     experiment = parse_experiment(data, where, Path(base_dir))
-    with open_catalog(scratch) as catalog:
-        spec = experiment.run_spec()
-        item = PlannedExperiment(PlannedRun(cell, levels, repeat, seed, ()), experiment, spec,
-                                 run_id_of(catalog, spec), None)
-        return execute(catalog, item, Path(out_dir), options)
+    source = CatalogRef(Path(db))
+    spec = experiment.run_spec()
+    with source.session(read_only=True) as catalog:
+        run_id = run_id_of(catalog, spec)
+    item = PlannedExperiment(PlannedRun(cell, levels, repeat, seed, ()), experiment, spec,
+                             run_id, None)
+    return execute(source, item, Path(out_dir), options, skip_unavailable=skip_unavailable)
 
 
-def run_ablation(catalog: Catalog, spec: AblationSpec, out_dir: Path | str, *, jobs: int = 1,
-                 say: Say = print) -> AblationOutcome:
-    """Run every unfinished run of ``spec``; record the grid; report failures."""
+def run_ablation(source: Catalog | CatalogRef, spec: AblationSpec, out_dir: Path | str, *,
+                 jobs: int = 1, say: Say = print,
+                 skip_unavailable: bool = False) -> AblationOutcome:
+    """Run every unfinished run of ``spec``; record the grid; report failures.
+
+    Args:
+        source: the catalog: a :class:`CatalogRef` (opened for short sessions only;
+            required with ``jobs > 1``) or an open :class:`Catalog`.
+        jobs: runs in parallel processes.
+        skip_unavailable: runs leave out selection items that are no longer ``ok``
+            instead of failing (each run records how many).
+    """
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if jobs > 1 and not isinstance(source, CatalogRef):
+        raise ValueError("jobs > 1 needs the catalog as a CatalogRef (its path), so that "
+                         "worker processes can open it; pass CatalogRef(path)")
     out_dir = Path(out_dir)
     options = dict(spec.sharpness)
-    catalog.execute(sql.UPSERT_ABLATION, [spec.name, spec.text, spec.spec_hash])
-    planned = plan_ablation(catalog, spec)
+    with catalog_session(source) as catalog:
+        catalog.execute(sql.UPSERT_ABLATION, [spec.name, spec.text, spec.spec_hash])
+        planned = plan_ablation(catalog, spec)
+        for item in planned:
+            _record(catalog, spec, item)
     todo = []
     for item in planned:
-        _record(catalog, spec, item)
         if item.status == "finished":
             say(f"    {item.run.cell} repeat {item.run.repeat}: finished earlier ({item.run_id})")
         else:
@@ -190,42 +169,39 @@ def run_ablation(catalog: Catalog, spec: AblationSpec, out_dir: Path | str, *, j
             say(f"    [{k}/{len(todo)}] {item.run.cell} repeat {item.run.repeat}: "
                 f"training {item.run_id}")
             try:
-                execute(catalog, item, out_dir, options)
+                execute(source, item, out_dir, options, skip_unavailable=skip_unavailable)
                 finished += 1
             except Exception as exc:  # one failed run must not stop the grid
                 failed.append((item.run_id, f"{type(exc).__name__}: {exc}"))
                 say(f"    failed: {item.run_id}: {exc}")
     else:
-        finished = _run_parallel(catalog, spec, todo, out_dir, options, jobs, failed, say)
+        finished = _run_parallel(source, spec, todo, out_dir, options, jobs, failed, say,
+                                 skip_unavailable)
     return AblationOutcome(spec.name, len(planned), len(planned) - len(todo), finished, failed)
 
 
-def _run_parallel(catalog: Catalog, spec: AblationSpec, todo: list[PlannedExperiment],
-                  out_dir: Path, options: dict, jobs: int, failed: list, say: Say) -> int:
+def _run_parallel(source: CatalogRef, spec: AblationSpec, todo: list[PlannedExperiment],
+                  out_dir: Path, options: dict, jobs: int, failed: list, say: Say,
+                  skip_unavailable: bool) -> int:
     finished = 0
-    with tempfile.TemporaryDirectory(prefix="curate-ablate-") as tmp:
-        futures = {}
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-            for k, item in enumerate(todo):
-                scratch = Path(tmp) / f"run{k}.duckdb"
-                make_scratch(catalog, scratch, item.spec.selections())
-                data = apply_overrides(spec.base, item.run.overrides)
-                data["name"] = spec.name
-                future = pool.submit(_worker, str(scratch), data, item.experiment.source,
-                                     str(spec.base_dir), str(out_dir), options,
-                                     item.run.levels, item.run.repeat, item.run.seed,
-                                     item.run.cell)
-                futures[future] = (item, scratch)
-            say(f"    {len(todo)} runs in {jobs} parallel processes")
-            for future in as_completed(futures):
-                item, scratch = futures[future]
-                try:
-                    future.result()
-                    merge_scratch(catalog, scratch, item.run_id)
-                    finished += 1
-                    say(f"    done: {item.run.cell} repeat {item.run.repeat} ({item.run_id})")
-                except Exception as exc:
-                    merge_scratch(catalog, scratch, item.run_id)  # keep the failed status
-                    failed.append((item.run_id, f"{type(exc).__name__}: {exc}"))
-                    say(f"    failed: {item.run_id}: {exc}")
+    futures = {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        for item in todo:
+            data = apply_overrides(spec.base, item.run.overrides)
+            data["name"] = spec.name
+            future = pool.submit(_worker, str(source.path), data, item.experiment.source,
+                                 str(spec.base_dir), str(out_dir), options, item.run.levels,
+                                 item.run.repeat, item.run.seed, item.run.cell,
+                                 skip_unavailable)
+            futures[future] = item
+        say(f"    {len(todo)} runs in {jobs} parallel processes")
+        for future in as_completed(futures):
+            item = futures[future]
+            try:
+                future.result()
+                finished += 1
+                say(f"    done: {item.run.cell} repeat {item.run.repeat} ({item.run_id})")
+            except Exception as exc:
+                failed.append((item.run_id, f"{type(exc).__name__}: {exc}"))
+                say(f"    failed: {item.run_id}: {exc}")
     return finished

@@ -31,11 +31,6 @@ from curate.errors import CurateError
 LEVELS = ("header", "full")
 Progress = Callable[[int, int], None]
 
-# Files of a corpus whose clip_ratio (a fraction) is at or above a bound threshold.
-# TODO(lead): move next to STATUS_COUNTS in curate/catalog/sql.py (owned elsewhere now).
-HEAVY_CLIP_COUNT = "SELECT count(*) FROM utterances WHERE corpus = ? AND clip_ratio >= ?"
-
-
 @dataclass(frozen=True)
 class ProbeTask:
     utt_id: str
@@ -188,7 +183,7 @@ def probe_corpus(catalog: Catalog, corpus: str, *, level: str = "full", jobs: in
             progress(done, total)
     commit_batch(catalog, buffer)
     statuses = dict(catalog.execute(sql.STATUS_COUNTS, [corpus, corpus]).fetchall())
-    clipped = int(catalog.execute(HEAVY_CLIP_COUNT, [corpus, HEAVY_CLIP_RATIO]).fetchone()[0])
+    clipped = int(catalog.execute(sql.HEAVY_CLIP_COUNT, [corpus, HEAVY_CLIP_RATIO]).fetchone()[0])
     return ProbeSummary(corpus, len(rows), len(tasks), skipped, statuses, clipped)
 
 

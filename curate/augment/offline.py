@@ -55,6 +55,7 @@ class AugmentSummary:
     previews: list[Path] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     step_counts: dict[str, int] = field(default_factory=dict)
+    unavailable: int = 0  # selection items left out (status not ok, --skip-unavailable)
 
 
 def _out_path(rel: str) -> str:
@@ -263,25 +264,35 @@ def augment_folder(chain: Chain, in_dir: Path, out: Path, **kwargs: Any) -> Augm
 
 
 def augment_selection(chain: Chain, catalog: Any, selection: str, out: Path,
-                      split: Optional[str] = None, **kwargs: Any) -> AugmentSummary:
+                      split: Optional[str] = None, skip_unavailable: bool = False,
+                      **kwargs: Any) -> AugmentSummary:
     """Augment the utterances of a frozen selection into ``out/<corpus>/<path>`` (see
-    :func:`augment_files` for the options); the log carries each ``utt_id``."""
-    from curate.catalog import sql as catalog_sql
-    from curate.select.freeze import selection_rows
+    :func:`augment_files` for the options); the log carries each ``utt_id``.
 
-    rows = selection_rows(catalog, selection, split)
+    ``catalog`` is an open catalog or a :class:`curate.catalog.db.CatalogRef` (then
+    opened only to read the items). Items that are no longer ``ok`` stop it unless
+    ``skip_unavailable`` (their count is in the summary's ``unavailable``)."""
+    from curate.catalog import sql as catalog_sql
+    from curate.catalog.db import CatalogRef, catalog_session
+    from curate.select.freeze import selection_rows, unavailable_items
+
+    with catalog_session(catalog, read_only=isinstance(catalog, CatalogRef)) as session:
+        rows = selection_rows(session, selection, split, skip_unavailable=skip_unavailable)
+        left_out = sum(unavailable_items(session, selection, split).values())
+        roots = {name: str(root).rstrip("/") + "/"
+                 for name, root in session.execute(catalog_sql.CORPUS_ROOTS).fetchall()}
     if rows.empty:
-        raise CurateError(f"selection {selection!r} has no items"
+        raise CurateError(f"selection {selection!r} has no usable items"
                           + (f" in split {split!r}" if split else ""))
-    roots = {name: str(root).rstrip("/") + "/"
-             for name, root in catalog.execute(catalog_sql.CORPUS_ROOTS).fetchall()}
     items = []
     for row in rows.itertuples(index=False):
         abspath = str(row.abspath)
         root = roots.get(row.corpus, "")
         rel = abspath[len(root):] if root and abspath.startswith(root) else Path(abspath).name
         items.append((abspath, f"{row.corpus}/{rel}", str(row.utt_id)))
-    return augment_files(chain, items, out, **kwargs)
+    summary = augment_files(chain, items, out, **kwargs)
+    summary.unavailable = left_out
+    return summary
 
 
 # ------------------------------------------------------------------ documentation figures

@@ -18,9 +18,42 @@ SELECT utt_id, path, status, error, {", ".join(_FACTS_AND_STATE)}
 FROM utterances WHERE corpus = ?
 """
 
-DELETE_CORPUS_ROWS = "DELETE FROM utterances WHERE corpus = ?"
+# Rows of the corpus that the new recipe output no longer has; `referenced` when a
+# frozen selection holds them (those stay, with status 'removed': frozen means frozen).
+FIND_GONE = """
+CREATE OR REPLACE TEMP TABLE _gone AS
+SELECT u.utt_id, u.status AS previous_status,
+       u.utt_id IN (SELECT utt_id FROM selection_items) AS referenced
+FROM utterances u ANTI JOIN _new_rows n ON n.utt_id = u.utt_id
+WHERE u.corpus = ?
+"""
+GONE_COUNTS = """
+SELECT count(*) FILTER (WHERE referenced AND previous_status <> 'removed') AS removed_now,
+       count(*) FILTER (WHERE referenced) AS removed_total,
+       count(*) FILTER (WHERE NOT referenced) AS deleted
+FROM _gone
+"""
+# Selections holding rows that this re-prepare removed: name -> items removed now.
+AFFECTED_SELECTIONS = """
+SELECT i.selection, count(*) AS items
+FROM selection_items i JOIN _gone g ON g.utt_id = i.utt_id
+WHERE g.referenced AND g.previous_status <> 'removed'
+GROUP BY i.selection ORDER BY i.selection
+"""
+MARK_REMOVED = """
+UPDATE utterances SET status = 'removed',
+       error = 'not found by the recipe when the corpus was re-prepared on '
+               || strftime(now(), '%Y-%m-%d %H:%M')
+WHERE utt_id IN (SELECT utt_id FROM _gone WHERE referenced AND previous_status <> 'removed')
+"""
+DELETE_CORPUS_ROWS = """
+DELETE FROM utterances
+WHERE corpus = ? AND utt_id NOT IN (SELECT utt_id FROM _gone WHERE referenced)
+"""
 DELETE_CORPUS_SEGMENTS = """
-DELETE FROM segments WHERE utt_id IN (SELECT utt_id FROM utterances WHERE corpus = ?)
+DELETE FROM segments
+WHERE utt_id IN (SELECT utt_id FROM utterances WHERE corpus = ?)
+  AND utt_id NOT IN (SELECT utt_id FROM _gone WHERE referenced)
 """
 INSERT_SEGMENTS = """
 INSERT INTO segments (utt_id, start_s, end_s, label)
@@ -30,9 +63,11 @@ SELECT utt_id, start_s, end_s, label FROM _new_segments
 INSERT_CORPUS_ROWS = f"""
 INSERT INTO utterances ({", ".join(RECIPE_COLUMNS)}, status, error, {", ".join(_FACTS_AND_STATE)})
 SELECT {", ".join("n." + c for c in RECIPE_COLUMNS)},
-       CASE WHEN n.status = 'missing' THEN 'missing' WHEN c.utt_id IS NULL THEN 'pending'
+       CASE WHEN n.status = 'missing' THEN 'missing'
+            WHEN c.utt_id IS NULL OR c.status = 'removed' THEN 'pending'
             ELSE c.status END,
-       CASE WHEN n.status = 'missing' THEN n.error WHEN c.utt_id IS NULL THEN NULL
+       CASE WHEN n.status = 'missing' THEN n.error
+            WHEN c.utt_id IS NULL OR c.status = 'removed' THEN NULL
             ELSE c.error END,
        {", ".join(f"CASE WHEN n.status = 'missing' THEN NULL ELSE c.{c} END" for c in _FACTS_AND_STATE)}
 FROM _new_rows n LEFT JOIN _carry c ON c.utt_id = n.utt_id AND c.path = n.path
@@ -55,7 +90,7 @@ SET_CORPUS_ROOT = "UPDATE corpora SET root = ? WHERE name = ?"
 # --- probe (curate.audio.runner) ---------------------------------------------------
 PROBE_CANDIDATES = """
 SELECT utt_id, path, status, probe_level, file_size, file_mtime
-FROM utterances WHERE corpus = ? ORDER BY utt_id
+FROM utterances WHERE corpus = ? AND status <> 'removed' ORDER BY utt_id
 """
 
 PROBE_UPDATE = f"""
@@ -68,6 +103,8 @@ FROM _probe_batch b
 WHERE u.utt_id = b.utt_id
 """
 
+# Files of a corpus whose clip_ratio (a fraction) is at or above a bound threshold.
+HEAVY_CLIP_COUNT = "SELECT count(*) FROM utterances WHERE corpus = ? AND clip_ratio >= ?"
 STATUS_COUNTS = """
 SELECT status, count(*) AS n FROM utterances
 WHERE corpus = ? OR ? IS NULL GROUP BY status ORDER BY n DESC, status

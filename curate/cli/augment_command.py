@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from curate.cli.common import DbOption, app, console, err_console
+from curate.cli.common import DbOption, SkipUnavailableOption, app, catalog_ref, console, err_console
 from curate.errors import CurateError
 
 
@@ -29,6 +29,7 @@ def augment(
     seed: Optional[int] = typer.Option(None, "--seed", help="Override the chain's seed."),
     overwrite: bool = typer.Option(False, "--overwrite",
                                    help="Start over instead of resuming OUT/augment_log.jsonl."),
+    skip_unavailable: bool = SkipUnavailableOption,
 ) -> None:
     """Augment a folder (or a selection) offline: mirrored paths, OUT/augment_log.jsonl.
 
@@ -47,16 +48,17 @@ def augment(
     options = dict(seed=seed, preview=preview, overwrite=overwrite)
     with progress_bar(f"augment ({chain.name})") as bar:
         if selection:
-            from curate.catalog.db import open_catalog
-
-            with open_catalog(db, read_only=True) as catalog:
-                summary = augment_selection(parsed, catalog, selection, paths[0], split=split,
-                                            progress=bar, **options)
+            summary = augment_selection(parsed, catalog_ref(db), selection, paths[0],
+                                        split=split, progress=bar,
+                                        skip_unavailable=skip_unavailable, **options)
         else:
             summary = augment_folder(parsed, paths[0], paths[1], progress=bar, **options)
     counts = ", ".join(f"{k} {v}" for k, v in sorted(summary.step_counts.items())) or "none"
     console.print(f"{summary.out}: {summary.written} written, {summary.skipped} already done, "
                   f"{summary.failed} failed; steps applied: {counts}", highlight=False)
+    if summary.unavailable:
+        err_console.print(f"note: left out {summary.unavailable} item(s) of {selection} that "
+                          "are no longer ok (--skip-unavailable)", highlight=False)
     for rel, reason in summary.errors[:10]:
         err_console.print(f"failed: {escape(rel)}: {escape(reason)}", highlight=False)
     if len(summary.errors) > 10:

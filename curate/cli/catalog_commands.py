@@ -64,6 +64,25 @@ def _check_prepare_options(level: str, restored_as: str, name: Optional[str]) ->
         check_corpus_name(name, "--name")
 
 
+def reprepare_notes(summary) -> list[str]:
+    """What a re-prepare changed beyond the rows it read: a moved root, rows it no
+    longer finds (kept as 'removed' when selections hold them) and those selections."""
+    notes = []
+    if summary.old_root is not None:
+        notes.append(f"{summary.corpus}: root moved from {summary.old_root} to "
+                     f"{summary.root}")
+    if summary.deleted:
+        notes.append(f"{summary.corpus}: {summary.deleted} utterance(s) the recipe no longer "
+                     f"finds were deleted (no selection holds them)")
+    if summary.removed:
+        held = ", ".join(f"{name} ({n})" for name, n in summary.affected)
+        notes.append(f"{summary.corpus}: {summary.removed} utterance(s) the recipe no longer "
+                     f"finds are kept with status 'removed' because selections hold them: "
+                     f"{held}; commands reading those selections stop until you refreeze "
+                     f"them or pass --skip-unavailable")
+    return notes
+
+
 def _prepare_one(db, recipe_name: str, root: Path, name: Optional[str], jobs: int,
                  level: str, probe: bool, base_dir: Path | None = None,
                  restored_as: str = "spoof"):
@@ -81,6 +100,8 @@ def _prepare_one(db, recipe_name: str, root: Path, name: Optional[str], jobs: in
                                 segments=data.segments, restored_label=restored_as)
         console.print(f"{summary.corpus}: {summary.rows} utterances ({summary.bonafide} "
                       f"bonafide, {summary.spoof} spoof), {summary.missing} missing files")
+        for note in reprepare_notes(summary):
+            err_console.print(f"note: {note}", highlight=False)
         if probe:
             with progress_bar(f"probe {summary.corpus}") as bar:
                 result = probe_corpus(catalog, summary.corpus, level=level, jobs=jobs,

@@ -8,7 +8,8 @@ from typing import List, Optional
 import typer
 from rich.markup import escape
 
-from curate.cli.common import DbOption, app, console, err_console, table_of
+from curate.cli.common import (DbOption, SkipUnavailableOption, app, catalog_ref, console,
+                               err_console, table_of)
 from curate.errors import CurateError
 
 
@@ -28,9 +29,12 @@ def train(
     stop_at: Optional[int] = typer.Option(None, "--stop-at", min=1,
                                           help="Stop after this step with a checkpoint "
                                                "(continue later with --resume)."),
+    skip_unavailable: bool = SkipUnavailableOption,
 ) -> None:
     """Train and evaluate an experiment; records the run, scores and results in the catalog.
 
+    The run reads a snapshot of its selections taken at its start and writes to the
+    catalog only in short transactions, so other commands work while it trains.
     Under torchrun every rank runs this command; rank 0 owns the catalog.
     """
     from curate.catalog.db import open_catalog
@@ -44,13 +48,16 @@ def train(
     target = out if out is not None else Path(parsed.out)
     ctx = distributed.init_from_env(parsed.device)
     if not ctx.is_main:
-        run_experiment(None, spec, target, resume=resume, force=force, stop_at=stop_at)
+        run_experiment(None, spec, target, resume=resume, force=force, stop_at=stop_at,
+                       skip_unavailable=skip_unavailable)
         return
-    with open_catalog(db) as catalog:
-        with progress_bar(f"train {spec.name}") as bar:
-            callback = (lambda step, total, _loss: bar(step, total)) if bar else None
-            outcome = run_experiment(catalog, spec, target, progress=callback, resume=resume,
-                                     force=force, stop_at=stop_at)
+    source = catalog_ref(db)
+    with progress_bar(f"train {spec.name}") as bar:
+        callback = (lambda step, total, _loss: bar(step, total)) if bar else None
+        outcome = run_experiment(source, spec, target, progress=callback, resume=resume,
+                                 force=force, stop_at=stop_at,
+                                 skip_unavailable=skip_unavailable)
+    with open_catalog(source.path, read_only=True) as catalog:
         if outcome.skipped:
             console.print(f"run {outcome.run_id} already finished: its results "
                           "(use --force to train again)", highlight=False)
@@ -76,15 +83,14 @@ def eval_(
     device: Optional[str] = typer.Option(None, "--device", help="cpu, cuda, ... (default: "
                                                                 "the run's)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
+    skip_unavailable: bool = SkipUnavailableOption,
 ) -> None:
     """Score a selection with a run's model: scores, results per group, a score file."""
-    from curate.catalog.db import open_catalog
     from curate.train.run import evaluate_run
 
-    with open_catalog(db) as catalog:
-        results = evaluate_run(catalog, run, on, split, run_dir=run_dir, device=device,
-                               batch_size=batch_size)
-    wide = results.pivottable_of(index=["eval_set", "eval_group"], columns="metric",
+    results = evaluate_run(catalog_ref(db), run, on, split, run_dir=run_dir, device=device,
+                           batch_size=batch_size, skip_unavailable=skip_unavailable)
+    wide = results.pivot_table(index=["eval_set", "eval_group"], columns="metric",
                                values="value", sort=False).reset_index()
     console.print(table_of(wide, title=f"run {run} on {on}"))
 
@@ -109,6 +115,7 @@ def sharpness(
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="The run's folder, if it "
                                                                    "moved."),
     device: Optional[str] = typer.Option(None, "--device"),
+    skip_unavailable: bool = SkipUnavailableOption,
 ) -> None:
     """m-sharpness of a run's model per eval group, or its correlation with EER."""
     from curate.catalog.db import open_catalog
@@ -122,10 +129,10 @@ def sharpness(
     if run is None or on is None:
         raise CurateError("give RUN --on SELECTION, or --correlate (usage: curate sharpness "
                           "RUN --on SELECTION [--split test] [--rho 0.05] [--m 32])")
-    with open_catalog(db) as catalog:
-        table = sharpness_run(catalog, run, on, split, rho=rho, m=m, batches=batches or None,
-                              adaptive=adaptive, seed=seed, run_dir=run_dir, device=device)
-    wide = table.pivottable_of(index=["eval_set", "eval_group"], columns="metric",
+    table = sharpness_run(catalog_ref(db), run, on, split, rho=rho, m=m,
+                          batches=batches or None, adaptive=adaptive, seed=seed,
+                          run_dir=run_dir, device=device, skip_unavailable=skip_unavailable)
+    wide = table.pivot_table(index=["eval_set", "eval_group"], columns="metric",
                              values="value", sort=False).reset_index()
     console.print(table_of(wide, title=f"m-sharpness of run {run} on {on}"))
 
@@ -142,6 +149,7 @@ def ablate(
                                       help="Only (re)write the report from the catalog."),
     dry_run: bool = typer.Option(False, "--dry-run",
                                  help="List the runs and the data each sees; train nothing."),
+    skip_unavailable: bool = SkipUnavailableOption,
 ) -> None:
     """Run an ablation grid (skipping finished runs) and write its report."""
     from curate.ablate.ablation_report import write_ablation_report
@@ -164,14 +172,16 @@ def ablate(
         console.print(table_of(data, title="data the runs read"))
         return
     failed = []
-    with open_catalog(db) as catalog:
-        if not report_only:
-            outcome = run_ablation(catalog, spec, out_dir, jobs=jobs,
-                                   say=lambda m: console.print(m, highlight=False))
-            console.print(f"{spec.name}: {outcome.planned} runs, {outcome.skipped} finished "
-                          f"earlier, {outcome.finished} finished now, {len(outcome.failed)} "
-                          f"failed", highlight=False)
-            failed = outcome.failed
+    source = catalog_ref(db)
+    if not report_only:
+        outcome = run_ablation(source, spec, out_dir, jobs=jobs,
+                               say=lambda m: console.print(m, highlight=False),
+                               skip_unavailable=skip_unavailable)
+        console.print(f"{spec.name}: {outcome.planned} runs, {outcome.skipped} finished "
+                      f"earlier, {outcome.finished} finished now, {len(outcome.failed)} "
+                      f"failed", highlight=False)
+        failed = outcome.failed
+    with source.session(read_only=True) as catalog:
         report = write_ablation_report(catalog, spec.name, out_dir / "report")
     console.print(f"report: {report} (and report.html)", highlight=False)
     for run_id, reason in failed:

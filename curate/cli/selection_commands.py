@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from curate.cli.common import DbOption, app, console, table_of
+from curate.cli.common import DbOption, SkipUnavailableOption, app, console, table_of
 
 
 @app.command()
@@ -89,6 +89,7 @@ def export(
                                               help="Only this split (repeatable; default all)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous export."),
     db: Optional[Path] = DbOption,
+    skip_unavailable: bool = SkipUnavailableOption,
 ) -> None:
     """Write a frozen selection in a toolkit's format (see docs/exports.md)."""
     from curate.catalog.db import open_catalog
@@ -100,7 +101,8 @@ def export(
             summary = export_selection(catalog, selection, fmt, out, path_root=path_root,
                                        copy_audio=copy_audio, sample_rate=sample_rate,
                                        shard_size=shard_size, splits=split or (),
-                                       overwrite=overwrite, progress=bar)
+                                       overwrite=overwrite, progress=bar,
+                                       skip_unavailable=skip_unavailable)
     counts = ", ".join(f"{name} {n}" for name, n in summary.counts.items())
     skipped = ", ".join(f"{reason} {n}" for reason, n in summary.skipped.items())
     console.print(f"{summary.selection} -> {summary.out} ({summary.format}, "

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from curate.errors import CurateError
+from curate.select.freeze import check_available
 from curate.export import (antideepfake, asvspoof, hf, kaldi, lhotse, nemo, parquet,
                            webdataset)
 from curate.export.common import (README_MARKER, ExportJob, ExportOptions, ExportSummary,
@@ -47,8 +48,8 @@ def export_selection(catalog, selection: str, fmt: str, out: Path | str, *,
                      path_root: Path | str | None = None, copy_audio: bool = False,
                      sample_rate: int | None = None, shard_size: int = 1000,
                      splits: tuple[str, ...] | list[str] | None = None,
-                     overwrite: bool = False, progress: Progress | None = None
-                     ) -> ExportSummary:
+                     overwrite: bool = False, progress: Progress | None = None,
+                     skip_unavailable: bool = False) -> ExportSummary:
     """Write the frozen ``selection`` of ``catalog`` in format ``fmt`` to folder ``out``.
 
     Args:
@@ -67,6 +68,9 @@ def export_selection(catalog, selection: str, fmt: str, out: Path | str, *,
         splits: only these splits (default all).
         overwrite: replace a previous export in ``out``.
         progress: ``callback(done, total)``.
+        skip_unavailable: export without items that are no longer ``ok`` (counted
+            under ``skipped``); without it such items stop the export before anything
+            is written (a frozen selection is never shrunk silently).
 
     Returns:
         :class:`ExportSummary` with the items per split, skipped rows by reason and the
@@ -80,6 +84,8 @@ def export_selection(catalog, selection: str, fmt: str, out: Path | str, *,
     if sample_rate is not None and not 1000 <= sample_rate <= 384_000:
         raise CurateError(f"--sample-rate {sample_rate} is not a plausible rate in Hz; use "
                           f"e.g. 16000")
+    for split in (splits or (None,)):
+        check_available(catalog, selection, split, skip_unavailable=skip_unavailable)
     out = Path(out).expanduser().resolve()
     root = Path(path_root).expanduser().resolve() if path_root is not None else None
     options = ExportOptions(path_root=root, copy_audio=copy_audio or sample_rate is not None,

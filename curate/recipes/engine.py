@@ -51,11 +51,26 @@ class RecipeOutput:
 
 @dataclass(frozen=True)
 class ReadSummary:
+    """What a (re-)prepare did to one corpus's rows.
+
+    Attributes:
+        removed: rows the recipe no longer finds that frozen selections hold; they
+            stay with status ``removed`` (facts kept) so the selections stay whole.
+        deleted: rows the recipe no longer finds that no selection holds (gone).
+        affected: selection name -> how many of its items this re-prepare removed.
+        old_root: the corpus's previous root when this prepare moved it, else None.
+    """
+
     corpus: str
     rows: int
     missing: int
     bonafide: int
     spoof: int
+    removed: int = 0
+    deleted: int = 0
+    affected: tuple[tuple[str, int], ...] = ()
+    old_root: str | None = None
+    root: str | None = None  # the root the corpus has now
 
 
 def _builtin_functions() -> dict[str, Callable]:
@@ -189,12 +204,11 @@ def validate_rows(frame: pd.DataFrame, recipe: Recipe, corpus: str, root: Path, 
     out.loc[policy, "label"] = restored_label
     bad_label = ~out["label"].isin(LABELS)
     if bad_label.any():
-        values = out.loc[bad_label, "label"].fillna("<null>").value_counts()
-        raise CurateError(
-            f"{src}: label must be 'bonafide' or 'spoof'; found "
-            f"{_examples(f'{k} ({v} rows)' for k, v in values.items())}; map the corpus's "
-            f"word in the recipe and keep it in label_raw"
-        )
+        from curate.recipes.label_errors import bad_label_message
+
+        bad = out.loc[bad_label]
+        raise CurateError(bad_label_message(src, bad["label"], bad["label_raw"],
+                                            bad["utt_id"]))
     empty_path = out["path"].isna() | (out["path"].str.strip() == "")
     if empty_path.any():
         raise CurateError(f"{src}: {int(empty_path.sum())} row(s) have no path "
@@ -206,8 +220,20 @@ def validate_rows(frame: pd.DataFrame, recipe: Recipe, corpus: str, root: Path, 
         if not inside.all():
             outside = out.loc[absolute, "path"][~inside]
             raise CurateError(f"{src}: paths must lie under ROOT {root}; found "
-                              f"{_examples(outside)}")
+                              f"{_examples(outside)}; list only files under ROOT, or pass "
+                              f"the folder that holds them all as ROOT")
         out.loc[absolute, "path"] = out.loc[absolute, "path"].str.slice(len(root_text))
+    dotted = out["path"].str.contains(r"(?:^|/)\.\.(?:/|$)", regex=True).fillna(False)
+    if dotted.any():  # 'x/../../y' leaves ROOT as surely as an absolute path elsewhere
+        normal = out.loc[dotted, "path"].map(os.path.normpath)
+        leaves = (normal == "..") | normal.str.startswith("../")
+        if leaves.any():
+            rows = out.loc[leaves[leaves].index]
+            raise CurateError(
+                f"{src}: paths must lie under ROOT {root}; {int(leaves.sum())} row(s) leave "
+                f"it through '..' (utt_id {_examples(rows['utt_id'])}: path "
+                f"{_examples(rows['path'])}); list only files under ROOT, or pass the folder "
+                f"that holds them all as ROOT")
     empty_id = out["utt_id"].isna() | (out["utt_id"].str.strip() == "")
     if empty_id.any():
         raise CurateError(f"{src}: {int(empty_id.sum())} row(s) have no utt_id "
@@ -301,7 +327,11 @@ def insert_corpus(catalog: Catalog, rows: pd.DataFrame, recipe: Recipe, root: Pa
                   restored_label: str = "spoof") -> ReadSummary:
     """Replace ``corpus``'s rows (and segments) with the validated ones, atomically.
 
-    ``corpora.recipe_hash`` covers the label policy too when it is not the default.
+    Rows the recipe no longer returns are deleted, except those a frozen selection
+    references: they stay with ``status = 'removed'`` and their facts, so a frozen
+    selection resolves to the same utterances forever (commands that read its audio
+    then stop and say so). ``corpora.recipe_hash`` covers the label policy too when
+    it is not the default.
     """
     name = corpus or recipe.name
     root = str(Path(root).expanduser().resolve())
@@ -311,7 +341,13 @@ def insert_corpus(catalog: Catalog, rows: pd.DataFrame, recipe: Recipe, root: Pa
     with catalog.transaction() as con:
         con.register("_new_rows", new)
         try:
+            previous = con.execute(catalog_sql.CORPUS_ROOT, [name]).fetchone()
             con.execute(catalog_sql.CARRY_PROBES, [name])
+            con.execute(catalog_sql.FIND_GONE, [name])
+            removed, _, deleted = con.execute(catalog_sql.GONE_COUNTS).fetchone()
+            affected = tuple((s, int(n)) for s, n in
+                             con.execute(catalog_sql.AFFECTED_SELECTIONS).fetchall())
+            con.execute(catalog_sql.MARK_REMOVED)
             con.execute(catalog_sql.DELETE_CORPUS_SEGMENTS, [name])
             con.execute(catalog_sql.DELETE_CORPUS_ROWS, [name])
             con.execute(catalog_sql.INSERT_CORPUS_ROWS)
@@ -329,6 +365,10 @@ def insert_corpus(catalog: Catalog, rows: pd.DataFrame, recipe: Recipe, root: Pa
         finally:
             con.unregister("_new_rows")
             con.execute("DROP TABLE IF EXISTS _carry")
+            con.execute("DROP TABLE IF EXISTS _gone")
     counts = new["label"].value_counts()
+    old_root = previous[0] if previous is not None and previous[0] != root else None
     return ReadSummary(name, len(new), int((new["status"] == "missing").sum()),
-                       int(counts.get("bonafide", 0)), int(counts.get("spoof", 0)))
+                       int(counts.get("bonafide", 0)), int(counts.get("spoof", 0)),
+                       removed=int(removed), deleted=int(deleted), affected=affected,
+                       old_root=old_root, root=root)

@@ -11,8 +11,9 @@ import pandas as pd
 
 from curate.catalog.columns import GROUPABLE
 from curate.catalog.db import Catalog
-from curate.errors import CurateError
+from curate.errors import CurateError, UnavailableItemsError
 from curate.select import sql
+from curate.select.check import check_catalog_ids
 from curate.select.spec import SelectionSpec
 
 
@@ -55,7 +56,13 @@ def selection_params(spec: SelectionSpec) -> dict:
 
 
 def compute_items(catalog: Catalog, spec: SelectionSpec) -> pd.DataFrame:
-    """The (utt_id, split) rows ``spec`` selects from the catalog, without writing."""
+    """The (utt_id, split) rows ``spec`` selects from the catalog, without writing.
+
+    Raises:
+        CurateError: a corpus, generator, language or subset of the spec matches
+            nothing in the catalog (:mod:`curate.select.check`), or the query fails.
+    """
+    check_catalog_ids(catalog, spec)
     query = sql.freeze_query(spec)
     try:
         return catalog.df(query, _bound(query, spec))
@@ -75,7 +82,12 @@ def freeze(catalog: Catalog, spec: SelectionSpec) -> FrozenSelection:
 
     The items go from the freeze query straight into ``selection_items`` inside
     DuckDB, so memory stays bounded by DuckDB's operators, not by a DataFrame.
+
+    Raises:
+        CurateError: an id of the spec matches nothing in the catalog
+            (:mod:`curate.select.check`), the query fails, or it selects nothing.
     """
+    check_catalog_ids(catalog, spec)
     query = sql.insert_items_query(spec)
     with catalog.transaction() as con:
         con.execute(sql.DELETE_SELECTION_ITEMS, [spec.name])
@@ -99,11 +111,50 @@ def split_summary(catalog: Catalog, name: str) -> pd.DataFrame:
     return catalog.df(sql.SELECTION_SPLITS, [name])
 
 
-def selection_rows(catalog: Catalog, name: str, split: str | None = None) -> pd.DataFrame:
-    """The items of a frozen selection joined with their utterance facts and paths."""
+def unavailable_items(catalog: Catalog, name: str, split: str | None = None
+                      ) -> dict[str, int]:
+    """Items of selection ``name`` (one ``split`` or all) whose status is no longer
+    ``ok``, counted by status (``removed``, ``missing``, ...; ``absent``: no row)."""
+    return {status: int(n) for status, n in
+            catalog.execute(sql.UNAVAILABLE_ITEMS, [name, split, split]).fetchall()}
+
+
+def unavailable_message(name: str, split: str | None, counts: dict[str, int]) -> str:
+    """One sentence: how many items of which selection cannot be read, and the fixes."""
+    total = sum(counts.values())
+    where = f"selection {name!r}" + (f" (split {split!r})" if split else "")
+    detail = ", ".join(f"{n} {status}" for status, n in counts.items())
+    items = f"{total} items that are" if total != 1 else "1 item that is"
+    return (f"{where} has {items} no longer ok ({detail}); refreeze it with `curate select SPEC.toml`, or pass "
+            f"--skip-unavailable to go on without them (the count is recorded)")
+
+
+def check_available(catalog: Catalog, name: str, split: str | None = None, *,
+                    skip_unavailable: bool = False) -> int:
+    """How many items of the selection cannot be read (0 when all are ``ok``).
+
+    Raises:
+        UnavailableItemsError: when any cannot be read and ``skip_unavailable`` is
+            False: a frozen selection is never shrunk silently.
+    """
+    counts = unavailable_items(catalog, name, split)
+    if counts and not skip_unavailable:
+        raise UnavailableItemsError(unavailable_message(name, split, counts))
+    return sum(counts.values())
+
+
+def selection_rows(catalog: Catalog, name: str, split: str | None = None, *,
+                   skip_unavailable: bool = False) -> pd.DataFrame:
+    """The items of a frozen selection joined with their utterance facts and paths.
+
+    Every item must still be ``ok`` (see :func:`check_available`); with
+    ``skip_unavailable`` the others are left out (count them with
+    :func:`unavailable_items`).
+    """
     if catalog.execute(sql.SELECTION_EXISTS, [name]).fetchone() is None:
         raise CurateError(f"no selection named {name!r} in {catalog.path}; freeze it with "
                           f"`curate select SPEC.toml`")
+    check_available(catalog, name, split, skip_unavailable=skip_unavailable)
     return catalog.df(sql.SELECTION_ROWS, [name, split, split])
 
 

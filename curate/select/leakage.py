@@ -67,10 +67,23 @@ GROUP BY ALL
 """
 
 
+def _example_list(value) -> list[str]:
+    """Up to three shared keys as a list of strings ([] where nothing is shared)."""
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+
 @dataclass(frozen=True)
 class LeakageReport:
+    """Leakage of one selection: one row per pair of sets and check.
+
+    ``table`` has columns ``a``, ``b`` (set names), ``check`` (one of :data:`CHECKS`),
+    ``n`` (shared keys) and ``examples`` (a list of up to three shared keys).
+    """
+
     selection: str
-    table: pd.DataFrame  # a, b, check, n, examples
+    table: pd.DataFrame
 
     @property
     def clean(self) -> bool:
@@ -111,7 +124,5 @@ def leakage_report(catalog: Catalog, selection: str, against: list[str] | tuple 
     grid = pd.DataFrame([(a, b, c) for a, b in pairs for c in CHECKS], columns=["a", "b", "check"])
     table = grid.merge(found, on=["a", "b", "check"], how="left")
     table["n"] = table["n"].fillna(0).astype(int)
-    table["examples"] = table["examples"].apply(
-        lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) or hasattr(v, "tolist")
-        else "")
+    table["examples"] = table["examples"].apply(_example_list)
     return LeakageReport(selection, table[["a", "b", "check", "n", "examples"]])

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ BALANCE_METHODS = ("downsample", "weight")
 HOLDOUT_POLICIES = ("drop", "test")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _SPLIT_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+SEED_MIN, SEED_MAX = -(2 ** 63), 2 ** 63 - 1  # selections.seed is a BIGINT
 
 
 @dataclass(frozen=True)
@@ -119,9 +121,14 @@ class SelectionSpec:
     quota: Quota = field(default_factory=Quota)
     balance: Balance = field(default_factory=Balance)
     dedup: Dedup = field(default_factory=Dedup)
+    # Names the spec in errors (its file); not part of the spec, its JSON or its hash.
+    source: str = field(default="selection", compare=False)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        """The spec as canonical JSON (what ``selections.spec`` stores and the hash is of)."""
+        data = asdict(self)
+        del data["source"]
+        return json.dumps(data, sort_keys=True)
 
     @property
     def spec_hash(self) -> str:
@@ -137,9 +144,16 @@ def _strings(value, where: str, key: str) -> tuple[str, ...]:
 
 
 def _number(value, where: str, key: str) -> float:
+    """``value`` as a finite float; bools, text, nan, inf and huge ints are refused."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise CurateError(f"{where}: {key} must be a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise CurateError(f"{where}: {key} must be a finite number (not nan or inf)")
+    return number
 
 
 def _check_keys(table: dict, allowed: set[str], where: str, section: str) -> None:
@@ -159,13 +173,16 @@ def parse_selection(data: dict, where: str = "selection") -> SelectionSpec:
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise CurateError(f"{where}: seed must be an integer")
+    if not SEED_MIN <= seed <= SEED_MAX:
+        raise CurateError(f"{where}: seed is outside the signed 64-bit range the catalog "
+                          f"stores; use an integer from {SEED_MIN} to {SEED_MAX}")
     holdout = _parse_holdout(_table(data, "holdout", where), where)
     return SelectionSpec(
         name=name, seed=seed, filter=_parse_filter(_table(data, "filter", where), where),
         holdout=holdout, split=_parse_split(_table(data, "split", where), where, holdout),
         quota=_parse_quota(_table(data, "quota", where), where),
         balance=_parse_balance(_table(data, "balance", where), where),
-        dedup=_parse_dedup(_table(data, "dedup", where), where),
+        dedup=_parse_dedup(_table(data, "dedup", where), where), source=where,
     )
 
 
@@ -307,6 +324,8 @@ def _parse_quota(raw: dict, where: str) -> Quota:
     total = raw.get("total_hours")
     if total is not None:
         total = _number(total, where, "quota.total_hours")
+        if total <= 0:
+            raise CurateError(f"{where}: quota.total_hours must be positive")
         if temperature is None:
             raise CurateError(f"{where}: quota.total_hours is the budget of temperature "
                               f"sampling; set quota.temperature too")

@@ -2,8 +2,8 @@
 
 A freeze is one query, a chain of CTEs, each reading the one before:
 
-``filtered`` -> ``dedup_hash`` -> ``dedup_source`` -> ``quota`` -> ``temperature``
--> ``balanced`` -> ``assigned`` (split) -> final (holdout policy).
+``restricted`` -> ``filtered`` -> ``dedup_hash`` -> ``dedup_source`` -> ``quota``
+-> ``temperature`` -> ``balanced`` -> ``assigned`` (split) -> final (holdout policy).
 
 Stages the spec does not ask for are left out of the chain. Randomness is a key
 per row, the upper 64 bits of md5(seed:utt_id), and per split group, of
@@ -14,7 +14,10 @@ cut at the cumulative item fractions, so a group never crosses splits; with
 
 Identifiers that vary (group-by columns) come from the validated whitelist
 ``curate.catalog.columns.GROUPABLE``; the ``where`` expression is checked by
-``curate.select.where``.
+``curate.select.where``. ``restricted`` applies every structured filter (status,
+corpora, languages, labels, generators, subsets, durations); the user's ``where`` is
+applied only in ``filtered``, which reads ``restricted``, so no text in it can reach a
+row the other filters leave out (``(...) OR (1=1)`` widens nothing).
 """
 
 from __future__ import annotations
@@ -30,13 +33,16 @@ GROUP_KEYS = {
     "subset": "NULL",
 }
 
-_FILTER = """
-      ($status = 'any' OR status = $status)
-  AND (len($corpora::VARCHAR[]) = 0 OR list_contains($corpora::VARCHAR[], corpus))
+_IN_CORPORA = "(len($corpora::VARCHAR[]) = 0 OR list_contains($corpora::VARCHAR[], corpus))"
+# The [filter] lists; every list is "any of", an empty list keeps every row.
+_LIST_FILTER = _IN_CORPORA + """
   AND (len($languages::VARCHAR[]) = 0 OR list_contains($languages::VARCHAR[], language))
   AND (len($labels::VARCHAR[]) = 0 OR list_contains($labels::VARCHAR[], label))
   AND (len($generators::VARCHAR[]) = 0 OR list_contains($generators::VARCHAR[], generator))
-  AND (len($subsets::VARCHAR[]) = 0 OR list_contains($subsets::VARCHAR[], subset))
+  AND (len($subsets::VARCHAR[]) = 0 OR list_contains($subsets::VARCHAR[], subset))"""
+_FILTER = """
+      ($status = 'any' OR status = $status)
+  AND """ + _LIST_FILTER + """
   AND ($min_duration_s::DOUBLE IS NULL OR duration_s >= $min_duration_s::DOUBLE)
   AND ($max_duration_s::DOUBLE IS NULL OR duration_s <= $max_duration_s::DOUBLE)"""
 
@@ -57,13 +63,17 @@ def freeze_query(spec: SelectionSpec) -> str:
         extra.add(quota.temperature_by)
     base = ("utt_id", "label", "subset", "source_utt", "content_hash")
     keep = ", ".join(base + tuple(sorted(extra - set(base))))
-    where = f"\n  AND ({spec.filter.where})" if spec.filter.where else ""
-    ctes = [f"""filtered AS (
+    # The user's where (checked: balanced parentheses, no comments or statements) sees
+    # only `restricted`, the rows every other filter keeps: it can narrow, never widen.
+    where = f"\n    WHERE ({spec.filter.where})" if spec.filter.where else ""
+    ctes = [f"""restricted AS (
+    SELECT * FROM utterances
+    WHERE {_FILTER}
+)""", f"""filtered AS (
     SELECT {keep}, coalesce(duration_s, 0) AS dur, {GROUP_KEYS[split.by]} AS grp,
            {_HOLDOUT} AS holdout,
            md5_number_upper(CAST($seed AS VARCHAR) || ':' || utt_id) AS rkey
-    FROM utterances
-    WHERE {_FILTER}{where}
+    FROM restricted{where}
 )"""]
     prev = "filtered"
 
@@ -181,6 +191,30 @@ ORDER BY utt_id
 """
 
 
+# The values a spec's ids are checked against (curate.select.check), in one pass:
+# corpora of the whole catalog; generators, languages and subsets of the corpora
+# [filter] names; corpora, generators and languages of the rows the [filter] lists keep
+# (what [holdout] can reach). Every status counts: an unprobed row still exists.
+ID_VALUES = """
+SELECT list(DISTINCT corpus) FILTER (WHERE corpus IS NOT NULL) AS corpora,
+       list(DISTINCT generator) FILTER (WHERE generator IS NOT NULL AND in_corpora)
+           AS generators,
+       list(DISTINCT language) FILTER (WHERE language IS NOT NULL AND in_corpora)
+           AS languages,
+       list(DISTINCT subset) FILTER (WHERE subset IS NOT NULL AND in_corpora) AS subsets,
+       list(DISTINCT corpus) FILTER (WHERE corpus IS NOT NULL AND in_lists) AS kept_corpora,
+       list(DISTINCT generator) FILTER (WHERE generator IS NOT NULL AND in_lists)
+           AS kept_generators,
+       list(DISTINCT language) FILTER (WHERE language IS NOT NULL AND in_lists)
+           AS kept_languages
+FROM (
+    SELECT corpus, generator, language, subset,
+           """ + _IN_CORPORA + """ AS in_corpora,
+           (""" + _LIST_FILTER + """) AS in_lists
+    FROM utterances
+)
+"""
+
 DELETE_SELECTION_ITEMS = "DELETE FROM selection_items WHERE selection = ?"
 DELETE_SELECTION = "DELETE FROM selections WHERE name = ?"
 INSERT_SELECTION = """
@@ -198,12 +232,23 @@ SELECT i.split, count(*) AS utterances, round(sum(u.duration_s) / 3600.0, 4) AS 
 FROM selection_items i JOIN utterances u USING (utt_id)
 WHERE i.selection = ? GROUP BY i.split ORDER BY i.split
 """
+# The items of a selection (one split or all) whose audio can be read: status 'ok'.
+# Items that are not (see UNAVAILABLE_ITEMS) are counted first and never dropped
+# silently (curate.select.freeze.check_available).
 SELECTION_ROWS = """
-SELECT i.utt_id, i.split, i.weight, u.corpus, u.label, u.language, u.generator, u.speaker,
-       u.duration_s, c.root || '/' || u.path AS abspath
+SELECT i.utt_id, i.split, i.weight, u.corpus, u.path, u.label, u.language, u.generator,
+       u.speaker, u.duration_s, c.root || '/' || u.path AS abspath
 FROM selection_items i JOIN utterances u USING (utt_id) JOIN corpora c ON c.name = u.corpus
-WHERE i.selection = ? AND (? IS NULL OR i.split = ?)
+WHERE i.selection = ? AND (? IS NULL OR i.split = ?) AND u.status = 'ok'
 ORDER BY i.utt_id
+"""
+# Items no longer 'ok' by status ('absent': the utterance row itself is gone, which
+# only a catalog from before the 'removed' status can hold).
+UNAVAILABLE_ITEMS = """
+SELECT coalesce(u.status, 'absent') AS status, count(*) AS n
+FROM selection_items i LEFT JOIN utterances u USING (utt_id)
+WHERE i.selection = ? AND (? IS NULL OR i.split = ?) AND u.status IS DISTINCT FROM 'ok'
+GROUP BY 1 ORDER BY n DESC, 1
 """
 SELECTION_EXISTS = "SELECT spec_hash FROM selections WHERE name = ?"
 COUNT_ITEMS = "SELECT count(*) FROM selection_items WHERE selection = ?"
@@ -212,9 +257,10 @@ SELECT s.name, i.split, count(*) AS utterances,
        round(sum(u.duration_s) / 3600.0, 4) AS hours,
        count(*) FILTER (WHERE u.label = 'bonafide') AS bonafide,
        count(*) FILTER (WHERE u.label = 'spoof') AS spoof,
+       count(*) FILTER (WHERE u.status IS DISTINCT FROM 'ok') AS not_ok,
        left(s.spec_hash, 12) AS spec_hash, s.created_at
 FROM selections s JOIN selection_items i ON i.selection = s.name
-JOIN utterances u USING (utt_id)
+LEFT JOIN utterances u USING (utt_id)
 GROUP BY ALL ORDER BY s.name, i.split
 """
 

@@ -3,9 +3,14 @@
 It is the one place a user's text becomes SQL, so it is checked before use:
 tokenised, and every token must be a column of ``utterances``, a literal, an
 operator or a whitelisted keyword/function. Statements, comments, subqueries
-and unknown names are refused with a message naming the token. The expression
-is then bound once against the schema (``EXPLAIN``) so type errors surface at
-spec time, not in the middle of a freeze.
+and unknown names are refused with a message naming the token, and parentheses
+(outside string literals) must balance, so the text cannot close the expression it
+is placed in. The expression is then bound once against the schema (``EXPLAIN``)
+so type errors surface at spec time, not in the middle of a freeze.
+
+The freeze applies it only to rows every other filter already keeps
+(``curate.select.sql``), so even a balanced ``(...) OR (1=1)`` cannot widen a
+selection.
 """
 
 from __future__ import annotations
@@ -52,6 +57,7 @@ def check_where(expression: str, where: str = "selection") -> str:
                               f"boolean expression, without comments or statements")
     columns = set(UTTERANCE_COLUMNS)
     pos = 0
+    depth = 0  # open parentheses, counted on tokens: a ')' inside '...' is text
     while pos < len(expression):
         match = _TOKEN.match(expression, pos)
         if match is None:
@@ -70,7 +76,19 @@ def check_where(expression: str, where: str = "selection") -> str:
                 raise CurateError(
                     f"{where}: filter.where: {text!r} is not a column of utterances or an "
                     f"allowed function; columns: {', '.join(UTTERANCE_COLUMNS)}")
+        elif text == "(":
+            depth += 1
+        elif text == ")":
+            depth -= 1
+            if depth < 0:
+                raise CurateError(
+                    f"{where}: filter.where has unbalanced parentheses: the ')' at character "
+                    f"{pos} closes nothing; give one boolean expression in which every ')' "
+                    f"closes an earlier '('")
         pos = match.end()
+    if depth:
+        raise CurateError(f"{where}: filter.where has unbalanced parentheses: {depth} '(' "
+                          f"never closed; close every '(' with a ')'")
     con = duckdb.connect(":memory:")
     try:
         con.execute(schema_sql())  # the real schema, from its one DDL source

@@ -2,9 +2,17 @@
 
 ``run_id`` is ``NAME-<hash of the config and data>``: running the same
 experiment again finds the finished run and skips it, so a re-run is cheap; an
-interrupted run continues from its last checkpoint with ``resume=True``.
-Workers never open the catalog: the selections are read once into plain arrays
-(under DDP by rank 0, which sends them to the other ranks).
+interrupted run continues from its last checkpoint with ``resume=True`` (a plain
+re-run of an unfinished run with a checkpoint refuses instead of starting over).
+
+A run never holds the catalog while it trains: at its start the main process reads
+what the run needs in one short session and writes it to ``RUN_DIR/data/`` (see
+:mod:`curate.train.snapshot`); every rank and every resume reads that snapshot.
+The catalog is written only in short transactions (the run row, each eval set's
+scores and results, the augmentation log per epoch), so other commands (``stats``,
+``select``, ``prepare`` of another corpus, ...) work while a run trains. Items of a
+selection that are no longer ``ok`` stop the run at its start unless
+``skip_unavailable``; the run then records how many it left out.
 
 Data references: a bare name in ``train_split`` / ``dev_split`` / ``eval_splits`` is a
 split of ``selection``; ``"SELECTION:SPLIT"`` names another selection's split; an
@@ -27,10 +35,12 @@ import numpy as np
 import pandas as pd
 
 import curate
-from curate.catalog.db import Catalog
+from curate.catalog.db import Catalog, CatalogRef, catalog_session
 from curate.errors import CurateError
-from curate.select.freeze import selection_rows
+from curate.select.check import closest_first
+from curate.select.freeze import selection_rows, unavailable_items
 from curate.train import distributed as ddp
+from curate.train import snapshot
 from curate.train import sql
 from curate.train.data import TrainData
 from curate.train.evaluate import group_results, write_score_file
@@ -171,8 +181,24 @@ def run_results(catalog: Catalog, run_id: str) -> pd.DataFrame:
     return catalog.df(sql.RUN_RESULTS, [run_id])
 
 
-def _rows(catalog: Catalog, selection: str, split: str | None) -> pd.DataFrame:
-    rows = selection_rows(catalog, selection, split)
+def check_split(catalog: Catalog, selection: str, split: str | None, key: str) -> None:
+    """A data reference must name a split the selection has (a typo is an error, not an
+    empty eval set); the message lists the splits that exist, closest first."""
+    if split is None:
+        return
+    if catalog.execute(sql.SELECTION_HASH, [selection]).fetchone() is None:
+        raise CurateError(f"{key}: no selection named {selection!r}; freeze it with "
+                          f"`curate select SPEC.toml` (see `curate selections`)")
+    splits = [r[0] for r in catalog.execute(sql.SELECTION_SPLITS, [selection]).fetchall()]
+    if split not in splits:
+        shown, _ = closest_first([split], splits)
+        raise CurateError(f"{key}: selection {selection!r} has no split {split!r}; its splits "
+                          f"are (closest first) {', '.join(shown)}")
+
+
+def _rows(catalog: Catalog, selection: str, split: str | None, *,
+          skip_unavailable: bool = False) -> pd.DataFrame:
+    rows = selection_rows(catalog, selection, split, skip_unavailable=skip_unavailable)
     codecs = catalog.df(sql.SELECTION_CODECS, [selection, split, split])
     if codecs["codec"].notna().any():
         rows = rows.merge(codecs, on="utt_id", how="left")
@@ -195,11 +221,12 @@ def _scores_of(model: Any, rows: pd.DataFrame, config: TrainConfig, device: str,
     return out
 
 
-def _store_eval_set(catalog: Catalog, run_id: str, eval_set: str, scored: pd.DataFrame,
-                    run_dir: Path | None) -> pd.DataFrame:
-    """Replace one eval set's scores and results (sharpness kept); write its score file."""
+def _store_eval_set(source: Catalog | CatalogRef, run_id: str, eval_set: str,
+                    scored: pd.DataFrame, run_dir: Path | None) -> pd.DataFrame:
+    """Replace one eval set's scores and results (sharpness kept), in one short
+    transaction; write its score file."""
     results = group_results(scored).assign(run_id=run_id, eval_set=eval_set)
-    with catalog.transaction() as con:
+    with catalog_session(source) as catalog, catalog.transaction() as con:
         con.execute(sql.DELETE_EVAL_SET_SCORES, [run_id, eval_set])
         con.execute(sql.DELETE_EVAL_SET_RESULTS, [run_id, eval_set])
         table = scored[["utt_id", "score"]].assign(run_id=run_id, eval_set=eval_set)
@@ -219,60 +246,125 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)
 
 
-def _prepare(catalog: Catalog, spec: RunSpec, out_dir: Path, force: bool,
-             resume: bool) -> dict[str, Any]:
-    """Main process: the run's id and state, and the rows every rank needs."""
-    run_id = run_id_of(catalog, spec)
-    run_dir = out_dir / "runs" / run_id
-    status = catalog.execute(sql.RUN_STATUS, [run_id]).fetchone()
-    plan: dict[str, Any] = {"run_id": run_id, "run_dir": str(run_dir), "skipped": False}
-    if status is not None and status[0] == "finished" and not force:
-        plan["skipped"] = True
-        return plan
-    train_sel, train_split = parse_ref(spec.train_split, spec.selection)
-    train_rows = _rows(catalog, train_sel, train_split)
-    if train_rows.empty:
-        raise CurateError(f"selection {train_sel!r} has no {train_split!r} split")
-    dev_rows = None
+def _checkpoint_step(path: Path) -> int | str:
+    try:
+        from curate.train.loop import read_checkpoint
+
+        return int(read_checkpoint(path)["step"])
+    except (CurateError, KeyError, ValueError):
+        return "?"
+
+
+def _data_refs(spec: RunSpec) -> list[tuple[str, str, str | None, str]]:
+    """``(set name, selection, split, key)`` of the run's train, dev and eval sets."""
+    refs = [("train", *parse_ref(spec.train_split, spec.selection), "train split")]
     if spec.dev_split:
-        dev_rows = _rows(catalog, *parse_ref(spec.dev_split, spec.selection))
-        if dev_rows.empty:
-            raise CurateError(f"dev set {spec.dev_split!r} of selection {spec.selection!r} is "
-                              "empty; set dev to an existing split or leave it out")
-    eval_rows = {name: _rows(catalog, sel, split) for sel, split, name in spec.eval_refs()}
-    checkpoint = run_dir / "checkpoints" / "last.pt"
-    continuing = bool(resume and status is not None and checkpoint.is_file() and not force)
-    stored = dict(spec.to_dict(), run_dir=str(run_dir))
-    with catalog.transaction() as con:
-        if continuing:
-            con.execute(sql.RESTART_RUN, [run_id])
+        refs.append(("dev", *parse_ref(spec.dev_split, spec.selection), "dev split"))
+    refs += [(f"eval:{name}", sel, split, "eval set")
+             for sel, split, name in spec.eval_refs()]
+    return refs
+
+
+def _take_snapshot(catalog: Catalog, spec: RunSpec, folder: Path,
+                   skip_unavailable: bool) -> dict[str, int]:
+    """Check every data reference and write the run's snapshot; returns the items left
+    out as unavailable per set (empty when none)."""
+    refs = _data_refs(spec)
+    for name, sel, split, key in refs:
+        check_split(catalog, sel, split, f"{spec.name}: {key} {name.removeprefix('eval:')!r}")
+    sets = []
+    for name, sel, split, _ in refs:
+        left_out = sum(unavailable_items(catalog, sel, split).values())
+        rows = _rows(catalog, sel, split, skip_unavailable=skip_unavailable)
+        sets.append((snapshot.SnapshotSet(name, sel, split, len(rows), left_out), rows))
+    train_rows = sets[0][1]
+    if train_rows.empty:
+        raise CurateError(f"selection {refs[0][1]!r} has no usable {refs[0][2]!r} items")
+    if spec.dev_split and sets[1][1].empty:
+        raise CurateError(f"dev set {spec.dev_split!r} of selection {spec.selection!r} has no "
+                          "usable items; set dev to another split or leave it out")
+    hashes = {sel: _selection_hash(catalog, sel) for sel in spec.selections()}
+    snapshot.write_snapshot(folder, sets, _roots(catalog), hashes)
+    return snapshot.unavailable_counts(folder)
+
+
+def _roots(catalog: Catalog) -> dict[str, str]:
+    return {name: root for name, root in catalog.execute(sql.CORPUS_ROOTS).fetchall()}
+
+
+def _prepare(source: Catalog | CatalogRef, spec: RunSpec, out_dir: Path, force: bool,
+             resume: bool, skip_unavailable: bool) -> dict[str, Any]:
+    """Main process, one short catalog session: the run's id and state, its snapshot."""
+    with catalog_session(source) as catalog:
+        run_id = run_id_of(catalog, spec)
+        run_dir = out_dir / "runs" / run_id
+        status = catalog.execute(sql.RUN_STATUS, [run_id]).fetchone()
+        plan: dict[str, Any] = {"run_id": run_id, "run_dir": str(run_dir), "skipped": False}
+        if status is not None and status[0] == "finished" and not force:
+            plan["skipped"] = True
+            return plan
+        checkpoint = run_dir / "checkpoints" / "last.pt"
+        if status is not None and checkpoint.is_file() and not resume and not force:
+            raise CurateError(f"run {run_id} stopped at step {_checkpoint_step(checkpoint)}; "
+                              f"add --resume to continue or --force to start again")
+        continuing = bool(resume and status is not None and checkpoint.is_file() and not force)
+        data_dir = run_dir / "data"
+        if continuing and snapshot.has_snapshot(data_dir):
+            snapshot.write_roots(data_dir, _roots(catalog))  # the data stays the start's
+            left_out = snapshot.unavailable_counts(data_dir)
         else:
-            con.execute(sql.DELETE_RUN, [run_id])
-            con.execute(sql.DELETE_RUN_OUTPUTS_SCORES, [run_id])
-            con.execute(sql.DELETE_RUN_OUTPUTS_RESULTS, [run_id])
-            con.execute(sql.DELETE_RUN_AUGMENT_LOG, [run_id])
-            con.execute(sql.INSERT_RUN, [run_id, spec.name, json.dumps(stored),
-                                         spec.config.seed, code_version()])
+            left_out = _take_snapshot(catalog, spec, data_dir, skip_unavailable)
+        stored = dict(spec.to_dict(), run_dir=str(run_dir), unavailable_skipped=left_out)
+        with catalog.transaction() as con:
+            if continuing:
+                con.execute(sql.RESTART_RUN, [run_id])
+            else:
+                con.execute(sql.DELETE_RUN, [run_id])
+                con.execute(sql.DELETE_RUN_OUTPUTS_SCORES, [run_id])
+                con.execute(sql.DELETE_RUN_OUTPUTS_RESULTS, [run_id])
+                con.execute(sql.DELETE_RUN_AUGMENT_LOG, [run_id])
+                con.execute(sql.INSERT_RUN, [run_id, spec.name, json.dumps(stored),
+                                             spec.config.seed, code_version()])
     if not continuing and (run_dir / "checkpoints").exists():
         shutil.rmtree(run_dir / "checkpoints")  # a fresh start leaves no stale checkpoint
-    plan.update(train=train_rows, dev=dev_rows, evals=eval_rows, resume=continuing)
+    plan.update(data=str(data_dir), resume=continuing, unavailable=left_out)
     return plan
 
 
-def run_experiment(catalog: Catalog | None, spec: RunSpec, out_dir: Path | str, *,
-                   progress: Callable[[int, int, float], None] | None = None,
+def _finish(source: Catalog | CatalogRef, run_id: str, status: str) -> None:
+    with catalog_session(source) as catalog:
+        catalog.execute(sql.FINISH_RUN, [status, run_id])
+
+
+def _results(source: Catalog | CatalogRef, run_id: str) -> pd.DataFrame:
+    with catalog_session(source, read_only=isinstance(source, CatalogRef)) as catalog:
+        return run_results(catalog, run_id)
+
+
+def run_experiment(catalog: Catalog | CatalogRef | None, spec: RunSpec, out_dir: Path | str,
+                   *, progress: Callable[[int, int, float], None] | None = None,
                    force: bool = False, resume: bool = False,
-                   stop_at: int | None = None) -> RunOutcome:
+                   stop_at: int | None = None, skip_unavailable: bool = False) -> RunOutcome:
     """Train on the spec's training split, score its eval sets, store everything.
 
     Args:
-        catalog: the open catalog (None on DDP ranks other than 0).
+        catalog: the catalog on rank 0 (None on other DDP ranks): an open
+            :class:`Catalog` (held for the whole run) or a :class:`CatalogRef`
+            (opened only for short sessions, so other commands can use it meanwhile).
         spec: the run.
-        out_dir: ``OUT/runs/RUN_ID/`` gets ``checkpoints/``, ``model.pt`` and ``scores/``.
+        out_dir: ``OUT/runs/RUN_ID/`` gets ``data/`` (the snapshot), ``checkpoints/``,
+            ``model.pt`` and ``scores/``.
         progress: ``progress(step, total, loss)``.
-        force: train again even if the run finished.
-        resume: continue an unfinished run from its last checkpoint.
+        force: train again even if the run finished (or stopped unfinished).
+        resume: continue an unfinished run from its last checkpoint, on its snapshot.
         stop_at: stop after this step with a checkpoint (status ``stopped``; resume later).
+        skip_unavailable: leave out selection items that are no longer ``ok`` instead
+            of refusing to start (the count is stored with the run).
+
+    Raises:
+        CurateError: an unfinished run with a checkpoint and neither ``resume`` nor
+            ``force``; a data reference to a split that does not exist; items that
+            are no longer ``ok`` without ``skip_unavailable``.
     """
     ctx = ddp.context()
     out_dir = Path(out_dir)
@@ -280,11 +372,11 @@ def run_experiment(catalog: Catalog | None, spec: RunSpec, out_dir: Path | str, 
     if ctx.is_main:
         if catalog is None:
             raise ValueError("run_experiment needs the catalog on rank 0")
-        plan = _prepare(catalog, spec, out_dir, force, resume)
+        plan = _prepare(catalog, spec, out_dir, force, resume, skip_unavailable)
     plan = ddp.broadcast_object(plan, ctx)
     run_id, run_dir = plan["run_id"], Path(plan["run_dir"])
     if plan["skipped"]:
-        results = run_results(catalog, run_id) if ctx.is_main else pd.DataFrame()
+        results = _results(catalog, run_id) if ctx.is_main else pd.DataFrame()
         return RunOutcome(run_id, True, results, run_dir / "model.pt", "finished", run_dir)
 
     sink = None
@@ -292,18 +384,20 @@ def run_experiment(catalog: Catalog | None, spec: RunSpec, out_dir: Path | str, 
         from curate.augment.log import write_augment_log
 
         def write(epoch: int, frame: pd.DataFrame) -> None:
-            write_augment_log(catalog, run_id, epoch, frame)
+            with catalog_session(catalog) as session:
+                write_augment_log(session, run_id, epoch, frame)
 
         sink = write
 
+    data = Path(plan["data"])
     try:
-        dev = TrainData.from_frame(plan["dev"]) if plan["dev"] is not None else None
-        result = train(spec.config, TrainData.from_frame(plan["train"]), dev=dev,
-                       out_dir=run_dir, resume=plan["resume"], stop_at=stop_at,
+        dev = TrainData.from_frame(snapshot.read_set(data, "dev")) if spec.dev_split else None
+        result = train(spec.config, TrainData.from_frame(snapshot.read_set(data, "train")),
+                       dev=dev, out_dir=run_dir, resume=plan["resume"], stop_at=stop_at,
                        progress=progress, augment_log=sink)
         if result.steps < result.total_steps:
             if ctx.is_main:
-                catalog.execute(sql.FINISH_RUN, ["stopped", run_id])
+                _finish(catalog, run_id, "stopped")
             return RunOutcome(run_id, False, pd.DataFrame(), None, "stopped", run_dir,
                               result.steps)
         checkpoint = run_dir / "model.pt"
@@ -312,20 +406,26 @@ def run_experiment(catalog: Catalog | None, spec: RunSpec, out_dir: Path | str, 
                             extra={"class_weights": result.class_weights,
                                    "dev_eer": {str(k): v for k, v in result.dev_eer.items()},
                                    "best": [list(b) for b in result.best]})
-        for eval_set, rows in plan["evals"].items():
+        for name in snapshot.set_names(data):
+            if not name.startswith("eval:"):
+                continue
+            rows = snapshot.read_set(data, name)
             if rows.empty:
                 continue
             scores = _scores_of(result.model, rows, spec.config, result.device, ctx)
             if ctx.is_main:
-                _store_eval_set(catalog, run_id, eval_set,
+                _store_eval_set(catalog, run_id, name.removeprefix("eval:"),
                                 rows.assign(score=scores), run_dir)
         if ctx.is_main:
-            catalog.execute(sql.FINISH_RUN, ["finished", run_id])
+            _finish(catalog, run_id, "finished")
     except BaseException:
         if ctx.is_main and catalog is not None:
-            catalog.execute(sql.FINISH_RUN, ["failed", run_id])
+            try:
+                _finish(catalog, run_id, "failed")
+            except CurateError:
+                pass  # the catalog is busy or gone: the original error matters more
         raise
-    results = run_results(catalog, run_id) if ctx.is_main else pd.DataFrame()
+    results = _results(catalog, run_id) if ctx.is_main else pd.DataFrame()
     return RunOutcome(run_id, False, results, checkpoint, "finished", run_dir, result.steps)
 
 
@@ -362,19 +462,26 @@ def load_run(catalog: Catalog, run_id: str, *, run_dir: Path | str | None = None
     return LoadedRun(run_id, stored, config, folder, model, extra.get("class_weights"))
 
 
-def evaluate_run(catalog: Catalog, run_id: str, selection: str, split: str | None = "test", *,
-                 run_dir: Path | str | None = None, device: str | None = None,
-                 batch_size: int | None = None) -> pd.DataFrame:
+def evaluate_run(catalog: Catalog | CatalogRef, run_id: str, selection: str,
+                 split: str | None = "test", *, run_dir: Path | str | None = None,
+                 device: str | None = None, batch_size: int | None = None,
+                 skip_unavailable: bool = False) -> pd.DataFrame:
     """Score a selection (split) with a run's model; store scores, results, a score file.
+
+    The catalog is read and written in short sessions (scoring holds no lock when
+    ``catalog`` is a :class:`CatalogRef`). Items no longer ``ok`` stop it unless
+    ``skip_unavailable``.
 
     Returns:
         The eval set's results ``(eval_set, eval_group, metric, value)``.
     """
-    run = load_run(catalog, run_id, run_dir=run_dir)
     split = None if split in (None, "", "all") else split
-    rows = _rows(catalog, selection, split)
+    with catalog_session(catalog, read_only=isinstance(catalog, CatalogRef)) as session:
+        run = load_run(session, run_id, run_dir=run_dir)
+        check_split(session, selection, split, "--split")
+        rows = _rows(session, selection, split, skip_unavailable=skip_unavailable)
     if rows.empty:
-        raise CurateError(f"selection {selection!r} has no items"
+        raise CurateError(f"selection {selection!r} has no usable items"
                           + (f" in split {split!r}" if split else "")
                           + "; see `curate selections`")
     name = eval_set_name(selection, split, run.spec.get("selection"))

@@ -155,17 +155,24 @@ def sharpness_by_group(model: nn.Module, rows: pd.DataFrame, *, groups: tuple[st
 def sharpness_run(catalog: Any, run_id: str, selection: str, split: str | None = "test", *,
                   rho: float = 0.05, m: int = 32, batches: int | None = 20,
                   adaptive: bool = False, seed: int = 0, run_dir: Any = None,
-                  device: str | None = None,
-                  groups: tuple[str, ...] = GROUPS) -> pd.DataFrame:
+                  device: str | None = None, groups: tuple[str, ...] = GROUPS,
+                  skip_unavailable: bool = False) -> pd.DataFrame:
     """m-sharpness of a run's model on a selection (split), per group; stored in
-    ``results`` (earlier sharpness rows of that eval set replaced)."""
+    ``results`` (earlier sharpness rows of that eval set replaced).
+
+    ``catalog`` is an open catalog or a :class:`curate.catalog.db.CatalogRef` (then
+    opened only to read the rows and to store the results). Items no longer ``ok``
+    stop it unless ``skip_unavailable``."""
+    from curate.catalog.db import CatalogRef, catalog_session
     from curate.errors import CurateError
     from curate.train import sql
-    from curate.train.run import _rows, eval_set_name, load_run
+    from curate.train.run import _rows, check_split, eval_set_name, load_run
 
-    run = load_run(catalog, run_id, run_dir=run_dir)
     split = None if split in (None, "", "all") else split
-    rows = _rows(catalog, selection, split)
+    with catalog_session(catalog, read_only=isinstance(catalog, CatalogRef)) as session:
+        run = load_run(session, run_id, run_dir=run_dir)
+        check_split(session, selection, split, "--split")
+        rows = _rows(session, selection, split, skip_unavailable=skip_unavailable)
     if rows.empty:
         raise CurateError(f"selection {selection!r} has no items"
                           + (f" in split {split!r}" if split else ""))
@@ -181,7 +188,7 @@ def sharpness_run(catalog: Any, run_id: str, selection: str, split: str | None =
         table = pd.concat([table, pd.DataFrame({"eval_group": table["eval_group"].unique(),
                                                 "metric": "sharpness_adaptive", "value": 1.0,
                                                 "run_id": run_id, "eval_set": name})])
-    with catalog.transaction() as con:
+    with catalog_session(catalog) as session, session.transaction() as con:
         con.execute(sql.DELETE_SHARPNESS, [run_id, name])
         con.register("_results", table)
         con.execute(sql.INSERT_RESULTS)

@@ -53,3 +53,4 @@ FROM results s JOIN results e
 WHERE s.metric = 'sharpness' AND (? IS NULL OR s.eval_group = ?)
 ORDER BY s.run_id, s.eval_set, s.eval_group
 """
+CORPUS_ROOTS = "SELECT name, root FROM corpora ORDER BY name"

@@ -15,10 +15,17 @@ gender accent(s) locale segment``): columns are taken by name.
 One row per clip: ``subset`` is the first file listing it in the order train, dev,
 test, validated, other, invalidated (train/dev/test are drawn from validated; a clip
 only in validated.tsv gets ``validated``). Clips in no TSV are not read.
+
+The locale comes from the folder name (ROOT itself when it holds the TSVs, else each
+sub-folder that does), and it names the clips (``pl/common_voice_pl_000001``). A folder
+whose name is not a Common Voice locale (``en``, ``zh-CN``, ``sv-SE``, ``rm-sursilv``:
+a language subtag :mod:`curate.recipes.languages` maps, optionally ``-`` and a region
+or variant) is an error, so ids never carry a renamed folder's name.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +39,25 @@ from curate.recipes.readers import read_table
 # Clip lists in priority order: a clip's subset is the first file that lists it.
 SPLITS = ("train", "dev", "test", "validated", "other", "invalidated")
 COLUMNS = ("utt_id", "subset", "path", "speaker", "gender", "language", "transcript")
+# A Common Voice locale: a 2-3 letter language subtag, then at most one region or
+# variant subtag joined by '-' (pl, kab, zh-CN, sv-SE, nan-tw, rm-sursilv).
+_LOCALE_RE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
+
+
+def is_locale(name: str) -> bool:
+    """Whether ``name`` is shaped like a Common Voice locale whose language
+    :func:`curate.recipes.languages.to_iso639_3` maps."""
+    return bool(_LOCALE_RE.match(name)) and to_iso639_3(name, strict=True) is not None
+
+
+def _check_locale(locale: str, prefix: str, tsv: Path) -> None:
+    """Raise when the folder a clip list sits in is not named by a locale."""
+    if is_locale(locale):
+        return
+    where = "ROOT folder" if not prefix else "folder in ROOT"
+    raise CurateError(f"{tsv.parent}: {where} {locale!r} is not a locale folder (Common "
+                      f"Voice names them by locale: en, pl, zh-CN, sv-SE, ...); point ROOT "
+                      f"at the release or a locale folder")
 
 
 def _read_split(tsv: Path, split: str, locale: str, prefix: str) -> pd.DataFrame:
@@ -47,16 +73,13 @@ def _read_split(tsv: Path, split: str, locale: str, prefix: str) -> pd.DataFrame
     clip = clip.where(clip.str.contains(".", regex=False), clip + ".mp3")
     empty = pd.Series(pd.NA, index=table.index, dtype="string")
     speaker = table["client_id"].str.strip() if "client_id" in table else empty
-    language = locale
-    if to_iso639_3(locale, strict=True) is None and "locale" in table:
-        language = table["locale"].str.strip()  # a renamed folder: trust the column
     return pd.DataFrame({
         "utt_id": locale + "/" + clip.str.replace(r"\.[A-Za-z0-9]+$", "", regex=True),
         "subset": split,
         "path": prefix + "clips/" + clip,
         "speaker": speaker.where(speaker != ""),
         "gender": normalise_gender(table["gender"]) if "gender" in table else empty,
-        "language": language,
+        "language": locale,  # checked by _check_locale; the engine maps it
         "transcript": table["sentence"] if "sentence" in table else empty,
     })
 
@@ -66,6 +89,7 @@ def read(root: Path, options: dict, recipe) -> pd.DataFrame:
     root = Path(root)
     parts = []
     for locale, split, tsv, prefix in split_tables(root, SPLITS):
+        _check_locale(locale, prefix, tsv)
         parts.append(_read_split(tsv, split, locale, prefix))
     if not parts:
         raise layout_error(recipe, root, "no <locale>/{train,dev,test,validated,other,"
