@@ -376,11 +376,7 @@ def mangled_files(draw):
         "extra": draw(st.sampled_from(["error", "merge", "drop"])),
         "comment": draw(st.sampled_from([None, "#"])),
     }
-    # Narrowed: skip_blank=False together with a comment prefix is left out, because a
-    # blank line then raises IndexError in read_table (fields[0] of an empty row);
-    # reported, to be fixed in curate/recipes/readers.py.
-    if options["comment"] is None:
-        options["skip_blank"] = draw(st.booleans())
+    options["skip_blank"] = draw(st.booleans())
     if draw(st.booleans()):
         options.update(header=False, names=["a", "b", "c"])
     if draw(st.booleans()):

@@ -50,3 +50,21 @@ def test_unclosed_quote_is_a_clear_error(tmp_path):
     path.write_text('a,b\n1,"open\n')
     with pytest.raises(CurateError, match=r"q.csv:\d+: .*quoting off"):
         read_table(path)
+
+
+def test_unclosed_quote_names_the_line_it_opens_on(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('a,b\n1,x\n2,"open\n3,y\n4,z\n')
+    with pytest.raises(CurateError, match=r"q.csv:3: a quote opened on this line is never "
+                                          r"closed; remove the stray quote"):
+        read_table(path)
+
+
+def test_skip_and_quotechar_keep_line_numbers(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("exported by a tool\n\nid;text\n1;'a;b'\n2\n")
+    with pytest.raises(CurateError, match=r"s.csv:5: expected 2 fields, found 1"):
+        read_table(path, delimiter=";", quotechar="'", skip=2)
+    path.write_text("exported by a tool\n\nid;text\n1;'a;b'\n")
+    frame = read_table(path, delimiter=";", quotechar="'", skip=2)
+    assert list(frame.columns) == ["id", "text"] and frame.iloc[0]["text"] == "a;b"

@@ -19,7 +19,7 @@ import pandas as pd
 
 from curate.catalog.columns import RECIPE_COLUMNS
 from curate.errors import CurateError
-from curate.recipes.readers import duckdb_error
+from curate.recipes.readers import duckdb_error, read_table
 
 # Words corpora use for the two classes (case-insensitive); recipes add their own.
 DEFAULT_LABELS: dict[str, str] = {
@@ -64,8 +64,10 @@ def render_template(template: str, frame: pd.DataFrame, source: str, key: str) -
     return result
 
 
-def map_labels(raw: pd.Series, labels: dict, source: str) -> pd.Series:
-    """Map the corpus's label words to bonafide/spoof (case-insensitive)."""
+def map_labels(raw: pd.Series, labels: dict, source: str,
+               ids: pd.Series | None = None) -> pd.Series:
+    """Map the corpus's label words to bonafide/spoof (case-insensitive); an unmapped
+    word is an error naming it and (with ``ids``) the first utt_id holding it."""
     table = {**DEFAULT_LABELS, **{str(k).lower(): v for k, v in labels.items()}}
     bad_targets = sorted({v for v in table.values() if v not in ("bonafide", "spoof")})
     if bad_targets:
@@ -75,8 +77,12 @@ def map_labels(raw: pd.Series, labels: dict, source: str) -> pd.Series:
     unmapped = raw[mapped.isna()].fillna("<empty>").unique().tolist()
     if unmapped:
         shown = ", ".join(repr(v) for v in unmapped[:8])
-        raise CurateError(f"{source}: label value(s) {shown} are not mapped; add them to "
-                          f"[options.labels], e.g. {unmapped[0]!r} = \"spoof\"")
+        where = ""
+        if ids is not None:
+            first = ids[mapped.isna()].astype("string").fillna("<none>").tolist()[:3]
+            where = f" (first at utt_id {', '.join(repr(v) for v in first)})"
+        raise CurateError(f"{source}: label value(s) {shown} are not mapped{where}; add them "
+                          f"to [options.labels], e.g. {unmapped[0]!r} = \"spoof\"")
     return mapped.astype("string")
 
 
@@ -101,14 +107,38 @@ def finish(frame: pd.DataFrame, options: dict, source: str) -> pd.DataFrame:
     if "label" in frame.columns:
         if "label_raw" not in frame.columns:
             frame["label_raw"] = frame["label"]
-        frame["label"] = map_labels(frame["label"], labels, source)
+        frame["label"] = map_labels(frame["label"], labels, source, frame["utt_id"])
     elif "label_raw" in frame.columns:
-        frame["label"] = map_labels(frame["label_raw"], labels, source)
+        frame["label"] = map_labels(frame["label_raw"], labels, source, frame["utt_id"])
     else:
         raise CurateError(f"{source}: no label: map a column to 'label_raw' (mapped via "
                           f"[options.labels]) or set constants.label")
     keep = [c for c in RECIPE_COLUMNS if c in frame.columns]
     return frame[keep]
+
+
+def _read_error(path: Path, kwargs: dict, exc: Exception) -> str:
+    """Where and why DuckDB could not read a metadata file, as ``file:line: what; fix``.
+
+    DuckDB's sniffer reports a short row or a stray quote without a line number, so
+    the file is read again with :func:`read_table` in the same dialect, which names
+    the first bad line; DuckDB's own message is the answer where it finds nothing.
+    """
+    delimiter, quote = kwargs["delim"], kwargs["quote"]
+    if len(delimiter) == 1 and len(quote) <= 1:
+        try:
+            read_table(path, delimiter=delimiter, header=kwargs["header"],
+                       names=kwargs.get("names"), quoting=bool(quote), quotechar=quote or '"',
+                       skip=kwargs["skip"], encoding=kwargs.get("encoding", "utf-8-sig"))
+        except CurateError as found:
+            return str(found)
+        except (LookupError, ValueError):  # an encoding or dialect Python cannot read
+            pass
+    message = duckdb_error(exc)
+    if "explicitly" in message:  # the sniffer's message already says what to set
+        return message
+    return (f"cannot read {path}: {message}; fix the file there, or the recipe's delimiter, "
+            f"quote and header options")
 
 
 def table(root: Path, options: dict, recipe) -> pd.DataFrame:
@@ -148,7 +178,7 @@ def table(root: Path, options: dict, recipe) -> pd.DataFrame:
                 part = con.execute(f"SELECT * FROM read_csv($file, {args})",
                                    {"file": str(path), **kwargs}).df()
             except duckdb.Error as exc:
-                raise CurateError(f"{source}: cannot read {path}: {duckdb_error(exc)}") from None
+                raise CurateError(f"{source}: {_read_error(path, kwargs, exc)}") from None
             rel_dir = os.path.relpath(path.parent, root)
             part["_dir"] = "" if rel_dir == "." else rel_dir + "/"
             part["_file"] = os.path.relpath(path, root)

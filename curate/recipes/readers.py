@@ -22,7 +22,8 @@ def read_table(path: Path | str, *, delimiter: str = ",", header: bool = True,
                names: list[str] | None = None, quoting: bool = True,
                min_fields: int | None = None, extra: str = "error",
                encoding: str = "utf-8-sig", skip_blank: bool = True,
-               comment: str | None = None) -> pd.DataFrame:
+               comment: str | None = None, quotechar: str = '"',
+               skip: int = 0) -> pd.DataFrame:
     """Read a delimited metadata file into a DataFrame of strings.
 
     Args:
@@ -40,6 +41,12 @@ def read_table(path: Path | str, *, delimiter: str = ",", header: bool = True,
         encoding: text encoding; the default strips a UTF-8 byte-order mark.
         skip_blank: ignore empty lines.
         comment: lines starting with this are ignored.
+        quotechar: the quote character when ``quoting`` (a doubled one inside a quoted
+            field is one quote character).
+        skip: lines to skip at the top of the file, before the header.
+
+    Errors name ``file:line`` of the line a bad row starts on (for a quote that is
+    never closed: the line holding the opening quote).
 
     Returns:
         A DataFrame with one string column per field (empty fields are "").
@@ -55,17 +62,21 @@ def read_table(path: Path | str, *, delimiter: str = ",", header: bool = True,
         raise CurateError(f"cannot open {path}: {exc.strerror}") from None
     rows: list[list[str]] = []
     with handle:
-        reader = csv.reader(handle, delimiter=delimiter,
-                            quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
-                            strict=quoting)
+        start = 1  # the line the next record starts on
         columns: list[str] | None = list(names) if names else None
         need_header = header
         try:
+            for _ in range(skip):
+                if handle.readline():
+                    start += 1
+            reader = csv.reader(handle, delimiter=delimiter, quotechar=quotechar or '"',
+                                quoting=csv.QUOTE_MINIMAL if quoting else csv.QUOTE_NONE,
+                                strict=quoting)
             for fields in reader:
-                line = reader.line_num
+                line, start = start, skip + reader.line_num + 1
                 if skip_blank and (not fields or fields == [""]):
                     continue
-                if comment and fields[0].startswith(comment):
+                if comment and fields and fields[0].startswith(comment):
                     continue
                 fields = [f.rstrip("\r") for f in fields]
                 if need_header:  # the first non-blank line
@@ -94,8 +105,14 @@ def read_table(path: Path | str, *, delimiter: str = ",", header: bool = True,
                     fields = fields + [""] * (expected - len(fields))
                 rows.append(fields)
         except csv.Error as exc:
-            raise CurateError(f"{path}:{reader.line_num}: {exc}; read it with quoting "
-                              f"off if quotes are part of the text") from None
+            if "end of data" in str(exc):
+                raise CurateError(
+                    f"{path}:{start}: a quote opened on this line is never closed; remove "
+                    f"the stray quote, or read the file with quoting off (quote = \"\" in "
+                    f"a table recipe) if quotes are part of the text") from None
+            raise CurateError(f"{path}:{start}: {exc}; remove the stray quote, or read the "
+                              f"file with quoting off (quote = \"\" in a table recipe) if "
+                              f"quotes are part of the text") from None
         except UnicodeDecodeError as exc:
             raise CurateError(f"{path}: not {encoding} text ({exc.reason} at byte "
                               f"{exc.start})") from None
@@ -107,6 +124,13 @@ def read_table(path: Path | str, *, delimiter: str = ",", header: bool = True,
 def duckdb_error(exc: Exception) -> str:
     """A DuckDB error in one line; CSV errors become ``file:line: what: 'the line'``."""
     text = str(exc).strip()
+    sniff = re.search(r'Error when sniffing file "(.+?)"', text)
+    if sniff:
+        return (f"{sniff.group(1)}: DuckDB cannot detect the CSV dialect; give the "
+                f"delimiter, quote and header explicitly")
+    raised = re.match(r"Invalid Input Error: (\S+:\d+: .*)", text, re.DOTALL)
+    if raised:  # a recipe's own error('file:line: ...'), raised while reading a file
+        return " ".join(raised.group(1).split("\n")[:1]).strip()
     line = re.search(r"CSV Error on Line: (\d+)", text)
     path = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
     if line and path:

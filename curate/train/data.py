@@ -28,7 +28,7 @@ selection's ``weight`` column).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any, NamedTuple, Union
@@ -46,6 +46,8 @@ __all__ = [
     "REGIMES",
     "SAMPLERS",
     "AudioReadError",
+    "NonFiniteAudioError",
+    "check_finite",
     "Item",
     "as_label",
     "as_items",
@@ -73,6 +75,29 @@ Key = Union[int, tuple[int, int]]
 
 class AudioReadError(CurateError):
     """An audio file could not be decoded; the message names the file."""
+
+
+class NonFiniteAudioError(CurateError):
+    """Decoded audio holds NaN or inf samples; the message names the utterances."""
+
+
+def check_finite(x: torch.Tensor, describe: Callable[[int], str], what: str = "training"
+                 ) -> None:
+    """Raise :class:`NonFiniteAudioError` when the batch ``x`` (batch, time) holds NaN or
+    inf samples, naming the rows that do with ``describe(row)`` (an utt_id and a path).
+
+    Costs one ``torch.isfinite(x).all()`` per batch (on the CPU batch, so no device
+    synchronisation); the offending rows are looked for only when it fails.
+    """
+    if bool(torch.isfinite(x).all()):
+        return
+    rows = (~torch.isfinite(x)).any(dim=1).nonzero().flatten().tolist()
+    names = list(dict.fromkeys(describe(int(r)) for r in rows))  # an item may repeat
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    raise NonFiniteAudioError(
+        f"the {what} audio of {shown} holds NaN or inf samples; `curate probe` marks such "
+        f"files with status 'nan', which selections leave out: re-probe the corpus and "
+        f"freeze the selection again (or fix or remove the files)")
 
 
 @dataclass(frozen=True)

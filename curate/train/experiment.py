@@ -28,7 +28,9 @@
     [checkpoint]
 
 Every key is checked: an unknown key or section is an error that names it and lists
-the known ones; so is a value of the wrong type. ``--set key=value`` (dotted keys,
+the known ones; so is a value of the wrong type (checked against the section's field
+type, or for ``[model]`` against the model's signature) and an integer beyond 64 bits
+(``seed``: 0 .. 2**63 - 1, as runs store it). ``--set key=value`` (dotted keys,
 TOML values: ``--set sam.enabled=true --set optim.lr=3e-4``) overrides the file
 before checking. :func:`parse_experiment` takes an already-parsed (and overridden)
 table, as an ablation grid produces.
@@ -38,9 +40,12 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import re
 import tomllib
+import types
 import typing
+from collections import abc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +53,7 @@ from typing import Any
 from curate.errors import CurateError
 from curate.tomlfile import read_toml
 from curate.train.loop import TrainConfig
-from curate.train.models import MODELS, model_arguments
+from curate.train.models import MODELS, model_argument_types, model_arguments
 from curate.train.run import RunSpec
 
 __all__ = ["Experiment", "DataSection", "BatchingSection", "ModelSection", "OptimSection",
@@ -244,36 +249,103 @@ class Experiment:
 # --------------------------------------------------------------------------- parsing
 
 
-def _kind(tp: Any) -> str:
+# TOML integers are 64-bit; a larger value fails later (the runs table, torch seeds).
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
+
+
+def _is_sequence(tp: Any) -> bool:
+    return tp in (tuple, list) or typing.get_origin(tp) in (tuple, list, abc.Sequence)
+
+
+def _item_type(tp: Any) -> Any:
+    args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+    return args[0] if args else Any
+
+
+def _kind(tp: Any, plural: bool = False) -> str:
+    """``tp`` in words: "an integer", "true or false", "a list of integers" ..."""
+    if _is_union(tp):
+        return " or ".join(_kind(a, plural) for a in typing.get_args(tp) if a is not type(None))
+    if _is_sequence(tp):
+        return "lists" if plural else f"a list of {_kind(_item_type(tp), plural=True)}"
+    if typing.get_origin(tp) is dict or tp is dict:
+        return "tables" if plural else "a table"
+    singular, many = {bool: ("true or false", "true/false values"),
+                      int: ("an integer", "integers"), float: ("a number", "numbers"),
+                      str: ("a string", "strings")}.get(tp, ("a value", "values"))
+    return many if plural else singular
+
+
+def _matches(value: Any, tp: Any) -> bool:
+    """Whether a TOML ``value`` fits the annotation ``tp`` (an int fits a float; a type
+    this check does not know is left to the code that uses the value)."""
+    if _is_union(tp):
+        return any(_matches(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
     if tp is bool:
-        return "true or false"
+        return isinstance(value, bool)
     if tp is int:
-        return "an integer"
+        return isinstance(value, int) and not isinstance(value, bool)
     if tp is float:
-        return "a number"
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if tp is str:
-        return "a string"
-    return "a list of strings"
+        return isinstance(value, str)
+    if _is_sequence(tp):
+        item = _item_type(tp)
+        return isinstance(value, (list, tuple)) and all(_matches(v, item) for v in value)
+    if typing.get_origin(tp) is dict or tp is dict:
+        return isinstance(value, dict)
+    return True
 
 
-def _coerce(value: Any, tp: Any, where: str, key: str) -> Any:
-    ok = True
-    if tp is bool:
-        ok = isinstance(value, bool)
-    elif tp is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif tp is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif tp is str:
-        ok = isinstance(value, str)
-    elif typing.get_origin(tp) is tuple:
-        if isinstance(value, str):
-            value = [value]
-        ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
-        value = tuple(value) if ok else value
-    if not ok:
-        raise CurateError(f"{where}: {key} must be {_kind(tp)}, got {value!r}")
+def _out_of_range(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return any(_out_of_range(v) for v in value)
+    return (isinstance(value, int) and not isinstance(value, bool)
+            and not INT64_MIN <= value <= INT64_MAX)
+
+
+def _check_value(value: Any, tp: Any, where: str, key: str,
+                 default: Any = inspect.Parameter.empty) -> None:
+    """Raise one sentence naming ``key``, ``value`` and the expected type when ``value``
+    does not fit the annotation ``tp``."""
+    if not _matches(value, tp):
+        unset = any(default is d for d in (inspect.Parameter.empty, dataclasses.MISSING, None))
+        example = "" if unset or isinstance(default, dict) else \
+            f" (the default is {_toml(default)})"
+        raise CurateError(f"{where}: {key} must be {_kind(tp)}, got {value!r}{example}")
+    if _out_of_range(value):
+        raise CurateError(f"{where}: {key} = {value!r} is out of range; integers must lie "
+                          f"from {INT64_MIN} to {INT64_MAX} (64 bits)")
+
+
+def _toml(value: Any) -> str:
+    """A default value as the TOML a user would write."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return repr(value)
+
+
+def _coerce(value: Any, tp: Any, where: str, key: str,
+            default: Any = inspect.Parameter.empty) -> Any:
+    """Check ``value`` against the field type ``tp`` and convert it (int -> float, a
+    single string -> a one-item tuple of strings)."""
+    if _is_sequence(tp) and isinstance(value, str):
+        value = [value]
+    _check_value(value, tp, where, key, default)
+    if tp is float:
+        return float(value)
+    if _is_sequence(tp):
+        return tuple(value)
     return value
 
 
@@ -296,12 +368,18 @@ def _section(cls: type, table: Any, where: str, name: str) -> Any:
                 f"{model!r}; its arguments: "
                 f"{', '.join(sorted((allowed or set()) - {'sample_rate'}))} (sample_rate is "
                 f"data.sample_rate)")
+        argument_types = model_argument_types(model)
+        for key, value in kwargs.items():
+            tp, default = argument_types.get(key, (Any, inspect.Parameter.empty))
+            _check_value(value, tp, where, f"model.{key}", default)
         return ModelSection(model, kwargs)
     unknown = sorted(set(table) - set(known))
     if unknown:
         raise CurateError(f"{where}: unknown key(s) {', '.join(f'{name}.{k}' for k in unknown)};"
                           f" known keys in [{name}]: {', '.join(known)}")
-    values = {k: _coerce(v, hints[k], where, f"{name}.{k}") for k, v in table.items()}
+    defaults = {f.name: f.default for f in dataclasses.fields(cls)}
+    values = {k: _coerce(v, hints[k], where, f"{name}.{k}", defaults[k])
+              for k, v in table.items()}
     return cls(**values)
 
 
@@ -345,7 +423,13 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>",
     if unknown:
         raise CurateError(f"{where}: unknown key(s) or section(s) {', '.join(unknown)}; known: "
                           f"{', '.join(list(_TOP) + [f'[{s}]' for s in _SECTIONS])}")
-    top = {k: _coerce(v, _TOP[k], where, k) for k, v in data.items() if k in _TOP}
+    seed = data.get("seed", 0)
+    if isinstance(seed, int) and not isinstance(seed, bool) and not 0 <= seed <= INT64_MAX:
+        raise CurateError(f"{where}: seed must be an integer from 0 to {INT64_MAX} (runs "
+                          f"store it as a signed 64-bit integer), got {seed}; use a seed in "
+                          f"that range")
+    defaults = {f.name: f.default for f in dataclasses.fields(Experiment)}
+    top = {k: _coerce(v, _TOP[k], where, k, defaults[k]) for k, v in data.items() if k in _TOP}
     name = top.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise CurateError(f"{where}: name must be an identifier like 'xlsr_sam' (letters, "
@@ -354,8 +438,6 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>",
     if not sections["data"].selection:
         raise CurateError(f"{where}: data.selection is missing; name the frozen selection to "
                           "train on (see `curate selections`)")
-    if top.get("seed", 0) < 0:
-        raise CurateError(f"{where}: seed must be >= 0")
     sections["model"] = ModelSection(sections["model"].name,
                                      _resolve_model_paths(sections["model"].kwargs, base_dir))
     top["augment"] = resolve_chain(top.get("augment", ""), base_dir, where)

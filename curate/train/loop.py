@@ -53,6 +53,7 @@ from curate.train.data import (
     PathType,
     ShardedBatchSampler,
     TrainData,
+    check_finite,
     collate,
     derive_seed,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "PRECISIONS",
     "TrainConfig",
     "TrainResult",
+    "DivergedError",
     "resolve_device",
     "lr_at",
     "class_weights",
@@ -86,6 +88,11 @@ CHECKPOINT_VERSION = 2
 
 ProgressFn = Callable[[int, int, float], None]
 AugmentLogFn = Callable[[int, Any], None]
+
+
+class DivergedError(CurateError, FloatingPointError):
+    """The training loss became NaN or inf although the input audio was finite (each
+    batch is checked): the settings made training diverge."""
 
 
 # --------------------------------------------------------------------------- config
@@ -772,6 +779,8 @@ def train(
             weight_sum = torch.zeros((), device=device)
             for k in range(config.grad_accum):
                 batch: Batch = next(batches)
+                check_finite(batch.x, lambda row, index=batch.index: _describe_item(
+                    data, int(index[row])))
                 x = batch.x.to(device, non_blocking=True)
                 lengths = batch.lengths.to(device, non_blocking=True)
                 y = batch.labels.to(device, non_blocking=True)
@@ -815,10 +824,12 @@ def train(
                 values = ddp.all_reduce_sum(torch.stack(pending), ctx).tolist()
                 pending.clear()
                 bad = [v for v in values if not math.isfinite(v)]
-                if bad:
-                    raise FloatingPointError(
-                        f"training loss became {bad[0]} by step {step}; lower TrainConfig.lr "
-                        "or set TrainConfig.grad_clip, and check the audio for NaN/inf samples"
+                if bad:  # the input audio was finite (every batch is checked): divergence
+                    raise DivergedError(
+                        f"training loss became {bad[0]} by step {step} although the input "
+                        "audio is finite; lower the learning rate (optim.lr in an experiment, "
+                        "TrainConfig.lr) or clip gradients (optim.grad_clip), and check the "
+                        "augmentation chain's device steps"
                     )
                 losses.extend(values)
                 window.extend(values)
@@ -864,6 +875,12 @@ def train(
         resumed_from=resumed_from,
         class_weights=None if weights is None else weights.cpu().tolist(),
     )
+
+
+def _describe_item(data: TrainData, index: int) -> str:
+    """An item as errors name it: ``utt_id 'c:x' (/path/x.wav)``."""
+    utt_id, path = data.utt_ids[index], data.paths[index]
+    return f"{path}" if utt_id == path else f"utt_id {utt_id!r} ({path})"
 
 
 # Settings that do not change the trained weights: a run may resume with other values.
@@ -986,8 +1003,12 @@ def score(
     was_training = model.training
     model.to(dev).eval()
     out = []
+    done = 0
     try:
         for x, lengths, _ in loader:
+            check_finite(x, lambda row, start=done: str(paths[int(order[start + row])]),
+                         what="scored")
+            done += x.shape[0]
             with autocast:
                 logits = model(x.to(dev, non_blocking=True), lengths.to(dev, non_blocking=True))
             out.append(bonafide_score(logits.float()).double().cpu())

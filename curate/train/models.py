@@ -47,6 +47,7 @@ __all__ = [
     "register_model",
     "build_model",
     "model_arguments",
+    "model_argument_types",
     "restore_kwargs",
     "count_parameters",
     "SSL_ARCHS",
@@ -279,6 +280,8 @@ class SmallCNN(nn.Module):
 
     #: keyword arguments ``**front_end`` passes on to :class:`LogMelFrontEnd`
     extra_arguments = ("n_fft", "win_length", "hop_length", "f_min", "f_max", "eps")
+    #: where those arguments go (their types and defaults are read from its signature)
+    extra_arguments_from = LogMelFrontEnd
 
     def __init__(
         self,
@@ -365,6 +368,40 @@ def model_arguments(name: str) -> set[str] | None:
         extra = getattr(factory, "extra_arguments", None)  # what **kwargs passes on
         return None if extra is None else names | set(extra)
     return names
+
+
+def model_argument_types(name: str) -> dict[str, tuple[Any, Any]]:
+    """Annotated type and default of each keyword argument the factory of ``name`` takes.
+
+    Arguments that ``**kwargs`` passes on are included where the factory names their
+    destination (``extra_arguments_from``, as :class:`SmallCNN` does). An argument
+    without an annotation maps to ``Any``; one without a default to
+    ``inspect.Parameter.empty``. Experiment files check their ``[model]`` values
+    against these types.
+    """
+    import inspect
+    import typing
+
+    out: dict[str, tuple[Any, Any]] = {}
+
+    def add(target: Any, names: set[str] | None = None) -> None:
+        target = target.__init__ if isinstance(target, type) else target
+        try:
+            hints = typing.get_type_hints(target)
+        except Exception:  # an annotation that does not resolve: no type to check
+            hints = {}
+        for p in inspect.signature(target).parameters.values():
+            if p.name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+                continue
+            if names is None or p.name in names:
+                out.setdefault(p.name, (hints.get(p.name, Any), p.default))
+
+    factory = MODELS[name]
+    add(factory)
+    source = getattr(factory, "extra_arguments_from", None)
+    if source is not None:
+        add(source, set(getattr(factory, "extra_arguments", ())))
+    return out
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
