@@ -13,6 +13,7 @@ import importlib
 import os
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Callable
 
@@ -112,8 +113,10 @@ def _expand_inputs(recipe: Recipe, root: Path) -> dict[str, list[str]]:
 
 
 def recipe_connection() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the helpers recipes may call (``iso639_3(x)``)."""
+    """An in-memory DuckDB with the helpers recipes may call: ``iso639_3(x)`` and the
+    table macros of ``curate/recipes/macros.sql`` (``blank_fields(files, n)``)."""
     con = duckdb.connect(":memory:")
+    con.execute(resources.files("curate.recipes").joinpath("macros.sql").read_text())
     con.create_function(
         "iso639_3", lambda v: to_iso639_3(v), [duckdb.sqltypes.VARCHAR],
         duckdb.sqltypes.VARCHAR, null_handling="special", side_effects=False,
