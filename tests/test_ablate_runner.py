@@ -11,6 +11,7 @@ import time
 import pytest
 
 from curate.catalog.db import open_catalog
+from curate.errors import CurateError
 from test_run import tone_catalog  # noqa: F401 - the fixture
 
 ABLATION = """
@@ -49,6 +50,17 @@ def ablation_file(tone_catalog, tmp_path):  # noqa: F811
     path = tmp_path / "ab.toml"
     path.write_text(ABLATION.format(steps=15))
     return path, tmp_path / "c.duckdb"
+
+
+def _statuses(db):
+    """Like :func:`_finished`, or [] in the moment a run writes the catalog."""
+    try:
+        with open_catalog(db, read_only=True, wait_s=0) as catalog:
+            return catalog.execute("SELECT ar.cell, coalesce(r.status, 'new'), ar.run_id "
+                                   "FROM ablation_runs ar LEFT JOIN runs r USING (run_id) "
+                                   "ORDER BY 1").fetchall()
+    except CurateError:
+        return []
 
 
 def _finished(db):
@@ -99,7 +111,7 @@ def test_parallel_jobs_give_the_same_results(ablation_file, run_cli, tmp_path):
 
 def test_killed_ablation_continues_where_it_stopped(ablation_file):
     path, db = ablation_file
-    path.write_text(ABLATION.format(steps=200))
+    path.write_text(ABLATION.format(steps=600))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "curate.cli", "ablate", str(path), "--db",
                              str(db)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -108,7 +120,14 @@ def test_killed_ablation_continues_where_it_stopped(ablation_file):
         for line in proc.stdout:
             if "[2/2]" in line:  # the first run finished, the second started
                 break
-        time.sleep(3.0)  # well into the second run's 200 steps
+        # the ablation does not hold the catalog while it trains: watch the second run
+        # until it has a checkpoint, then kill it mid-run
+        deadline = time.monotonic() + 300
+        while not any(status == "running" and
+                      (path.parent / "runs" / run_id / "checkpoints" / "last.pt").is_file()
+                      for _, status, run_id in _statuses(db)):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
         proc.send_signal(signal.SIGKILL)
     finally:
         proc.wait()

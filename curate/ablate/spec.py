@@ -41,14 +41,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from curate.errors import CurateError
+from curate.names import NAME_RE
 from curate.tomlfile import read_toml
 
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 TOP_KEYS = {"name", "base", "set", "repeats", "seeds", "mode", "factor", "run", "sharpness"}
 SHARPNESS_KEYS = {"enabled": bool, "rho": float, "m": int, "batches": int, "adaptive": bool}
 MODES = ("factorial", "list")
@@ -129,7 +128,7 @@ def parse_ablation(data: dict, where: str, base_dir: Path, text: str = "") -> Ab
         raise _fail(where, f"unknown key(s) {', '.join(unknown)}; allowed: "
                            f"{', '.join(sorted(TOP_KEYS))}")
     name = data.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.match(name):
         raise _fail(where, "name must be an identifier like 'rawboost_x_sam'")
     base = data.get("base")
     exp_dir = base_dir

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from curate.errors import CurateError
+from curate.names import IDENTIFIER_RE
 
 KINDS = ("genuine", "artifact", "mixed", "generic")
 TOP_KEYS = {
@@ -38,7 +38,6 @@ TOP_KEYS = {
     "sql", "function", "options", "base", "obtain", "notes",
 }
 INPUT_KEYS = {"glob"}
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -125,7 +124,7 @@ def parse_recipe(text: str, source: str, *, base_dir: Path | None = None) -> Rec
         data = {**{"function": base.function, "kind": "mixed"}, **data, "options": options}
         data.pop("base")
     name = data.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not IDENTIFIER_RE.match(name):
         raise _fail(source, "key 'name' must be a lowercase identifier like 'my_corpus'")
     kind = data.get("kind", "mixed")
     if kind not in KINDS:
@@ -141,7 +140,7 @@ def parse_recipe(text: str, source: str, *, base_dir: Path | None = None) -> Rec
         bad = sorted(set(spec) - INPUT_KEYS)
         if bad:
             raise _fail(source, f"[inputs.{input_name}] has unknown key(s) {', '.join(bad)}")
-        if not _NAME_RE.match(input_name) or input_name == "root":
+        if not IDENTIFIER_RE.match(input_name) or input_name == "root":
             raise _fail(source, f"input name {input_name!r} must be a lowercase identifier "
                                 f"other than 'root'")
         inputs.append(InputSpec(input_name, str(spec["glob"])))

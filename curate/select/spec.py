@@ -36,13 +36,13 @@ from pathlib import Path
 
 from curate.catalog.columns import GROUPABLE
 from curate.errors import CurateError
+from curate.names import NAME_RE
 from curate.select.where import check_where
 from curate.tomlfile import read_toml
 
 SPLIT_BY = ("speaker", "source_utt", "utt", "subset")
 BALANCE_METHODS = ("downsample", "weight")
 HOLDOUT_POLICIES = ("drop", "test")
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 _SPLIT_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 SEED_MIN, SEED_MAX = -(2 ** 63), 2 ** 63 - 1  # selections.seed is a BIGINT
 
@@ -168,7 +168,7 @@ def parse_selection(data: dict, where: str = "selection") -> SelectionSpec:
     _check_keys(data, {"name", "seed", "filter", "holdout", "split", "quota", "balance",
                        "dedup"}, where, "the top level")
     name = data.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.match(name):
         raise CurateError(f"{where}: name must be an identifier like 'train_v1'")
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from curate.errors import CurateError
+from curate.names import NAME_RE
 from curate.tomlfile import read_toml
 from curate.train.loop import TrainConfig
 from curate.train.models import MODELS, model_argument_types, model_arguments
@@ -60,7 +61,6 @@ __all__ = ["Experiment", "DataSection", "BatchingSection", "ModelSection", "Opti
            "SamSection", "TrainSection", "CheckpointSection", "load_experiment",
            "parse_experiment", "apply_sets", "parse_set", "resolve_chain"]
 
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -431,7 +431,7 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>",
     defaults = {f.name: f.default for f in dataclasses.fields(Experiment)}
     top = {k: _coerce(v, _TOP[k], where, k, defaults[k]) for k, v in data.items() if k in _TOP}
     name = top.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.match(name):
         raise CurateError(f"{where}: name must be an identifier like 'xlsr_sam' (letters, "
                           "digits, _ . -)")
     sections = {s: _section(cls, data.get(s, {}), where, s) for s, cls in _SECTIONS.items()}
