@@ -122,3 +122,26 @@ def prepare_catalog(db: Path, recipe_file: Path, root: Path, recipe_text: str):
     insert_corpus(catalog, read_corpus(recipe, root), recipe, root)
     probe_corpus(catalog, recipe.name)
     return catalog
+
+
+def tiny_experiment(steps: int, *, test: str = '["test"]', log_every: int = 2) -> str:
+    """An experiment file's text: a small CNN on selection 'sel' (CPU, seconds to train)."""
+    return (f'name = "tiny"\nseed = 0\ndevice = "cpu"\n[data]\nselection = "sel"\n'
+            f'test = {test}\n[batching]\ncrop_seconds = 0.4\nbatch_size = 8\n[model]\n'
+            f'name = "small_cnn"\nchannels = [8, 16]\nn_mels = 32\n[train]\n'
+            f'steps = {steps}\nlog_every = {log_every}\n')
+
+
+def make_tone_selection(tmp_path: Path) -> list[str]:
+    """A probed tone catalog at ``tmp_path / "c.duckdb"`` (6 speakers x 4 files) with a
+    speaker-disjoint selection 'sel' (train/test); returns its frozen utt_ids."""
+    from curate.select.freeze import freeze
+    from curate.select.spec import parse_selection
+
+    with make_tone_catalog(tmp_path, speakers=6, per_speaker=4, seconds=0.5) as catalog:
+        freeze(catalog, parse_selection({
+            "name": "sel", "seed": 1, "split": {"by": "speaker", "fractions": {
+                "train": 0.67, "test": 0.33}}}))
+        return [r[0] for r in catalog.execute(
+            "SELECT utt_id FROM selection_items WHERE selection = 'sel' ORDER BY utt_id")
+            .fetchall()]

@@ -13,42 +13,18 @@ import shutil
 
 import pytest
 
-from conftest import make_tone_catalog
+from conftest import make_tone_selection, tiny_experiment
 from curate.catalog.db import open_catalog
 from curate.errors import UnavailableItemsError
-from curate.select.freeze import freeze, selection_rows, unavailable_items
-from curate.select.spec import parse_selection
+from curate.select.freeze import selection_rows, unavailable_items
 
-EXPERIMENT = """\
-name = "tiny"
-seed = 0
-device = "cpu"
-[data]
-selection = "sel"
-test = ["test"]
-[batching]
-crop_seconds = 0.4
-batch_size = 8
-[model]
-name = "small_cnn"
-channels = [8, 16]
-n_mels = 32
-[train]
-steps = 4
-log_every = 2
-"""
+EXPERIMENT = tiny_experiment(steps=4)
 
 
 @pytest.fixture
 def tones(tmp_path):
     """A probed tone corpus (6 speakers x 4 files) and a frozen selection 'sel' of it."""
-    with make_tone_catalog(tmp_path, speakers=6, per_speaker=4, seconds=0.5) as catalog:
-        freeze(catalog, parse_selection({
-            "name": "sel", "seed": 1, "split": {"by": "speaker", "fractions": {
-                "train": 0.67, "test": 0.33}}}))
-        frozen = catalog.execute("SELECT utt_id FROM selection_items WHERE selection = 'sel' "
-                                 "ORDER BY utt_id").fetchall()
-    return tmp_path, [r[0] for r in frozen]
+    return tmp_path, make_tone_selection(tmp_path)
 
 
 def _drop_lines(root, names):

@@ -12,45 +12,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import make_tone_catalog, write_tone
+from conftest import make_tone_selection, tiny_experiment, write_tone
 from curate.catalog.db import open_catalog
 from curate.errors import CurateError
-from curate.select.freeze import freeze
-from curate.select.spec import parse_selection
 from curate.train import snapshot
 
-EXPERIMENT = """\
-name = "tiny"
-seed = 0
-device = "cpu"
-[data]
-selection = "sel"
-test = {test}
-[batching]
-crop_seconds = 0.4
-batch_size = 8
-[model]
-name = "small_cnn"
-channels = [8, 16]
-n_mels = 32
-[train]
-steps = {steps}
-log_every = 1000
-"""
 
 
 @pytest.fixture
 def tone_db(tmp_path):
-    with make_tone_catalog(tmp_path, speakers=6, per_speaker=4, seconds=0.5) as catalog:
-        freeze(catalog, parse_selection({
-            "name": "sel", "seed": 1, "split": {"by": "speaker", "fractions": {
-                "train": 0.67, "test": 0.33}}}))
+    make_tone_selection(tmp_path)
     return tmp_path / "c.duckdb"
 
 
 def _experiment(tmp_path: Path, steps: int, test: str = '["test"]') -> Path:
     path = tmp_path / "tiny.toml"
-    path.write_text(EXPERIMENT.format(steps=steps, test=test))
+    path.write_text(tiny_experiment(steps, test=test, log_every=1000))
     return path
 
 
