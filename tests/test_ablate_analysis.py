@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from curate.ablate.analysis import cell_summary, correlation, factor_effects
+from curate.ablate.analysis import cell_summary, factor_effects
+from curate.train.metrics import correlation
 
 
 def _frame():

@@ -16,11 +16,12 @@ from pathlib import Path
 import pandas as pd
 
 from curate.ablate import plots, sql
-from curate.ablate.analysis import cell_summary, correlation, factor_effects
+from curate.ablate.analysis import cell_summary, factor_effects
 from curate.ablate.report import markdown_table
 from curate.catalog.db import Catalog
 from curate.errors import CurateError
 from curate.train import sql as train_sql
+from curate.train.metrics import correlation
 from curate.train.run import parse_ref
 
 GROUP_KINDS = ("generator", "language", "codec", "corpus")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 
 def cell_summary(frame: pd.DataFrame, factors: list[str]) -> pd.DataFrame:
@@ -54,17 +53,3 @@ def factor_effects(frame: pd.DataFrame, factors: list[str],
                            diff_n=len(paired))
                 rows.append(row)
     return pd.DataFrame(rows)
-
-
-def correlation(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Spearman and Kendall correlation of ``x`` and ``y`` with two-sided p-values."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    keep = np.isfinite(x) & np.isfinite(y)
-    x, y = x[keep], y[keep]
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return {"n": float(len(x)), "spearman": np.nan, "spearman_p": np.nan,
-                "kendall": np.nan, "kendall_p": np.nan}
-    rho, rho_p = stats.spearmanr(x, y)
-    tau, tau_p = stats.kendalltau(x, y)
-    return {"n": float(len(x)), "spearman": float(rho), "spearman_p": float(rho_p),
-            "kendall": float(tau), "kendall_p": float(tau_p)}

@@ -23,8 +23,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 __all__ = [
+    "correlation",
     "det_curve",
     "compute_eer",
     "min_dcf",
@@ -253,3 +255,17 @@ def cllr(bonafide_scores: Any, spoof_scores: Any) -> float:
     c_bona = np.mean(np.logaddexp(0.0, -bona))
     c_spoof = np.mean(np.logaddexp(0.0, spoof))
     return float((c_bona + c_spoof) / (2.0 * np.log(2.0)))
+
+
+def correlation(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """Spearman and Kendall correlation of ``x`` and ``y`` with two-sided p-values."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return {"n": float(len(x)), "spearman": np.nan, "spearman_p": np.nan,
+                "kendall": np.nan, "kendall_p": np.nan}
+    rho, rho_p = stats.spearmanr(x, y)
+    tau, tau_p = stats.kendalltau(x, y)
+    return {"n": float(len(x)), "spearman": float(rho), "spearman_p": float(rho_p),
+            "kendall": float(tau), "kendall_p": float(tau_p)}

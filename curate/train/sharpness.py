@@ -204,7 +204,7 @@ def correlate(catalog: Any, *, group: str | None = "all", by_set: bool = False) 
         Rows ``scope, n, spearman, spearman_p, kendall, kendall_p``: scope ``all`` (every
         run and eval set), plus one row per eval set (across runs) with ``by_set``.
     """
-    from curate.ablate.analysis import correlation
+    from curate.train.metrics import correlation
     from curate.train import sql
 
     pairs = catalog.df(sql.SHARPNESS_VS_EER, [group, group])

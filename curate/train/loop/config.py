@@ -1,0 +1,271 @@
+"""The loop's settings (:class:`TrainConfig`, checked on construction) and its result."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from curate.train.data import REGIMES, SAMPLERS
+from curate.train.models import MODELS, model_arguments
+
+OPTIMIZERS = ("adamw", "adam", "sgd")
+
+
+SCHEDULES = ("cosine", "linear", "constant")
+
+
+PRECISIONS = ("fp32", "bf16")
+
+
+SELECT = ("last", "best")
+
+
+ProgressFn = Callable[[int, int, float], None]
+
+
+AugmentLogFn = Callable[[int, Any], None]
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run (with the data).
+
+    Model and data:
+        model: registered model name (see ``curate.train.models.MODELS``).
+        model_kwargs: keyword arguments of the model factory (not ``sample_rate``).
+        sample_rate: sample rate the model sees, in Hz; audio is resampled to it.
+        regime: "fixed" (random crops of ``crop_seconds``, short clips tiled) or
+            "long" (random ``long_min_seconds``-``long_max_seconds`` crops of longer
+            utterances, shorter ones whole).
+        crop_seconds: crop length of the fixed regime, seconds.
+        long_min_seconds, long_max_seconds: crop length range of the long regime.
+        sampler: "natural", "balanced" (classes oversampled to the largest),
+            "temperature" (groups of ``sampler_by`` drawn ~ n_g^(1/temperature)) or
+            "weighted" (by the selection's item weights).
+        sampler_by: the group column of the temperature sampler (corpus, language ...).
+        temperature: the temperature sampler's T.
+        class_weighting: weight the cross-entropy by inverse class frequency.
+        augment: augmentation chain file (its CPU stage runs per utterance in the
+            loader workers, its device stage per batch on the device), or None.
+        log_augmentation: report the applied steps (``augment_log`` of ``train``).
+
+    Batching and length of training:
+        batch_size: utterances per micro-batch (fixed batching).
+        max_batch_seconds: dynamic batching: padded seconds per micro-batch, items in
+            ``buckets`` length buckets (None: fixed ``batch_size``).
+        grad_accum: micro-batches per optimizer step.
+        steps: optimizer steps.
+        epochs: when set, the run lasts this many epochs instead (``steps`` ignored).
+
+    Optimisation:
+        optimizer: "adamw", "adam" or "sgd" (with Nesterov momentum ``momentum``).
+        lr, weight_decay, momentum: base optimizer settings; weight decay is never
+            applied to biases and normalisation parameters.
+        schedule: "cosine", "linear" (decay to ``lr * min_lr_ratio``) or "constant",
+            after ``warmup_steps`` of linear warm-up.
+        grad_clip: clip the global gradient norm (None: no clipping); with SAM the
+            gradient of the second pass (the one the base optimizer uses) is clipped.
+        sam, sam_rho, sam_adaptive: Sharpness-Aware Minimization (ASAM when adaptive).
+        precision: "fp32" or "bf16" (autocast; no gradient scaler is needed).
+
+    Run:
+        seed: seeds model initialisation, dropout, data order, crops and augmentation.
+        device: "auto" (CUDA if available, else CPU), "cpu", "cuda" or "cuda:N".
+        num_workers: DataLoader worker processes (0 = decode in the main process).
+        checkpoint_every: write ``checkpoints/last.pt`` every this many steps (0: only at
+            the end); ``keep_last`` > 1 also keeps that many ``step-N.pt`` copies.
+        eval_every: score the dev set every this many steps (0: never); ``keep_best``
+            model checkpoints with the lowest dev EER are kept.
+        select: the model the run ends with: "last" or "best" (lowest dev EER).
+        eval_max_seconds: eval clips are read from the start up to this many seconds
+            (None: whole); eval_batch_size: clips per eval forward pass.
+        log_every: call ``progress`` every this many steps (and at the last step).
+    """
+
+    model: str = "small_cnn"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    sample_rate: int = 16000
+    regime: str = "fixed"
+    crop_seconds: float = 2.0
+    long_min_seconds: float = 10.0
+    long_max_seconds: float = 13.0
+    batch_size: int = 16
+    max_batch_seconds: float | None = None
+    buckets: int = 10
+    grad_accum: int = 1
+    steps: int = 200
+    epochs: float | None = None
+    lr: float = 1e-3
+    weight_decay: float = 1e-2
+    optimizer: str = "adamw"
+    momentum: float = 0.9
+    schedule: str = "cosine"
+    warmup_steps: int = 10
+    min_lr_ratio: float = 0.0
+    grad_clip: float | None = 5.0
+    sam: bool = False
+    sam_rho: float = 0.05
+    sam_adaptive: bool = False
+    precision: str = "fp32"
+    seed: int = 0
+    device: str = "auto"
+    num_workers: int = 0
+    sampler: str = "natural"
+    sampler_by: str = "corpus"
+    temperature: float = 1.0
+    class_weighting: bool = False
+    augment: str | None = None
+    log_augmentation: bool = False
+    checkpoint_every: int = 0
+    keep_last: int = 1
+    eval_every: int = 0
+    keep_best: int = 0
+    select: str = "last"
+    eval_max_seconds: float | None = 8.0
+    eval_batch_size: int = 32
+    log_every: int = 10
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> ValueError:
+            return ValueError(f"TrainConfig.{name} {why}, got {getattr(self, name)!r}")
+
+        if self.model not in MODELS:
+            raise bad("model", f"must be a registered model ({', '.join(sorted(MODELS))})")
+        if not isinstance(self.model_kwargs, dict) or not all(
+            isinstance(k, str) for k in self.model_kwargs
+        ):
+            raise bad("model_kwargs", "must be a dict of keyword arguments")
+        if "sample_rate" in self.model_kwargs:
+            raise bad("model_kwargs", "must not hold sample_rate; set TrainConfig.sample_rate")
+        allowed = model_arguments(self.model)
+        unknown = sorted(set(self.model_kwargs) - allowed) if allowed is not None else []
+        if unknown:
+            raise bad("model_kwargs", f"has argument(s) {', '.join(unknown)} that model "
+                                      f"{self.model!r} does not take (it takes "
+                                      f"{', '.join(sorted(allowed - {'sample_rate'}))})")
+        for name in ("sample_rate", "batch_size", "steps", "log_every", "buckets",
+                     "grad_accum", "keep_last", "eval_batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad(name, "must be an integer >= 1")
+        for name in ("warmup_steps", "num_workers", "seed", "checkpoint_every", "eval_every",
+                     "keep_best"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise bad(name, "must be an integer >= 0")
+        for name in ("sam", "sam_adaptive", "class_weighting", "log_augmentation"):
+            if not isinstance(getattr(self, name), bool):
+                raise bad(name, "must be true or false")
+        if not self.crop_seconds > 0:
+            raise bad("crop_seconds", "must be > 0 seconds")
+        if not 0 < self.long_min_seconds <= self.long_max_seconds:
+            raise bad("long_min_seconds", f"must be > 0 and <= long_max_seconds "
+                                          f"({self.long_max_seconds})")
+        if self.regime not in REGIMES:
+            raise bad("regime", f"must be one of {', '.join(REGIMES)}")
+        if self.max_batch_seconds is not None and not self.max_batch_seconds > 0:
+            raise bad("max_batch_seconds", "must be > 0, or None for fixed batches")
+        if self.epochs is not None and not self.epochs > 0:
+            raise bad("epochs", "must be > 0, or None to count steps")
+        if not self.lr > 0:
+            raise bad("lr", "must be > 0")
+        if not self.weight_decay >= 0:
+            raise bad("weight_decay", "must be >= 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise bad("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+        if not 0 <= self.momentum < 1:
+            raise bad("momentum", "must be in [0, 1)")
+        if self.schedule not in SCHEDULES:
+            raise bad("schedule", f"must be one of {', '.join(SCHEDULES)}")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise bad("min_lr_ratio", "must be in [0, 1]")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            raise bad("grad_clip", "must be > 0, or None for no clipping")
+        if not self.sam_rho > 0:
+            raise bad("sam_rho", "must be > 0")
+        if self.precision not in PRECISIONS:
+            raise bad("precision", f"must be one of {', '.join(PRECISIONS)}")
+        if self.sampler not in SAMPLERS:
+            raise bad("sampler", f"must be one of {', '.join(SAMPLERS)}")
+        if not self.temperature > 0:
+            raise bad("temperature", "must be > 0")
+        if self.select not in SELECT:
+            raise bad("select", f"must be one of {', '.join(SELECT)}")
+        if self.select == "best" and (self.eval_every == 0 or self.keep_best == 0):
+            raise bad("select", "'best' needs eval_every > 0 and keep_best > 0 (and dev data)")
+        if self.eval_max_seconds is not None and not self.eval_max_seconds > 0:
+            raise bad("eval_max_seconds", "must be > 0, or None for whole files")
+        if self.augment is not None and not isinstance(self.augment, str):
+            raise bad("augment", "must be the path of a chain file, or None")
+        if self.augment == "":
+            self.augment = None
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, TypeError) as exc:
+                raise bad("device", "must be 'auto', 'cpu', 'cuda' or 'cuda:N'") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-data copy (for checkpoints, run tables and logs)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict`; ValueError naming any unknown field."""
+        data = dict(data)
+        if "balanced_sampling" in data:  # the first cut's name for sampler = "balanced"
+            if data.pop("balanced_sampling"):
+                data["sampler"] = "balanced"
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown TrainConfig field(s) {', '.join(unknown)}; "
+                f"known fields: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+
+@dataclass
+class TrainResult:
+    """Outcome of :func:`train`.
+
+    Attributes:
+        model: the trained model (the best one by dev EER with ``select = "best"``), in
+            eval mode, on the training device, unwrapped from DDP.
+        losses: training loss of every step (len == steps); with SAM the loss at ``w``.
+        steps: optimizer steps taken (those before a resume included).
+        config: the config that produced it.
+        device: the device trained on, e.g. "cpu".
+        elapsed_s: wall-clock seconds of this call's loop (data loading included).
+        total_steps: the run's planned steps.
+        dev_eer: dev EER by step (``eval_every``).
+        best: ``(dev_eer, step)`` of the kept best checkpoints, best first.
+        checkpoint_dir: where checkpoints were written (None: nowhere).
+        resumed_from: the step the run resumed at (0: a fresh start).
+        class_weights: the cross-entropy's class weights (None: unweighted).
+    """
+
+    model: nn.Module
+    losses: list[float]
+    steps: int
+    config: TrainConfig
+    device: str
+    elapsed_s: float
+    total_steps: int = 0
+    dev_eer: dict[int, float] = field(default_factory=dict)
+    best: list[tuple[float, int]] = field(default_factory=list)
+    checkpoint_dir: Path | None = None
+    resumed_from: int = 0
+    class_weights: list[float] | None = None
+
+    @property
+    def steps_per_s(self) -> float:
+        done = self.steps - self.resumed_from
+        return done / self.elapsed_s if self.elapsed_s > 0 else float("inf")

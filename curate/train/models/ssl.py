@@ -1,0 +1,224 @@
+"""``ssl``: an SSL backbone (wav2vec 2.0 / XLS-R / MMS / HuBERT, torchaudio) with layer
+selection, pooling and a linear head.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from curate.train.models.fairseq_layout import fairseq_to_torchaudio
+from curate.train.models.functional import check_batch, masked_group_norm, masked_mean
+from curate.train.models.hf_layout import hf_to_torchaudio
+from curate.train.models.pooling import POOLINGS, AttentivePooling
+from curate.train.models.pretrained import read_pretrained
+from curate.train.models.registry import register_model
+from curate.train.models.ssl_arch import (_BASE, _DROPOUT_KEYS, _SHAPE_KEYS, PretrainedError,
+                                          _norm, _plain_arch, _receptive_field, check_arch,
+                                          ssl_arch)
+
+
+class SSLDetector(nn.Module):
+    """An SSL backbone (wav2vec 2.0, XLS-R, MMS, HuBERT) + pooling + linear head.
+
+    Args:
+        sample_rate: must be 16000 (the backbones' rate).
+        arch: a named size (:data:`SSL_ARCHS`: ``wav2vec2_base``, ``wav2vec2_large``,
+            ``wav2vec2_large_lv60k``, ``xlsr_300m``, ``xlsr_1b``, ``xlsr_2b``, ``mms_300m``,
+            ``mms_1b``, ``hubert_base``, ``hubert_large``, ``hubert_xlarge``), ``custom``
+            (``arch_config``, with the base size's values for keys it leaves out) or
+            ``auto`` (from the pretrained checkpoint).
+        pretrained: a local checkpoint (Hugging Face folder or fairseq file, see
+            :func:`read_pretrained`), or None for random initialisation.
+        arch_config: ``wav2vec2_model`` arguments overriding the size's (tiny test
+            configurations, other dropouts ...).
+        layer_drop: encoder layer drop (0: off, the default for detection).
+        dropout: when set, every encoder dropout (projection, attention, feed-forward,
+            residual) takes this value; None keeps the size's / checkpoint's.
+        layers: ``"last"`` (the encoder output), ``"weighted"`` (a learned softmax-weighted
+            sum of all layer outputs) or an int k (the output of layer k, 1-based).
+        pooling: ``"mean"`` or ``"attentive"`` (attentive statistics pooling).
+        attention_dim: hidden size of the attentive pooling.
+        head_hidden: size of a hidden layer before the output layer (0: linear head).
+        head_dropout: dropout before the head.
+        freeze_feature_extractor: keep the convolutional feature extractor fixed.
+        trust_checkpoint: allow full unpickling of the pretrained file (trusted files
+            only; needed for some old fairseq checkpoints).
+
+    Padding: the convolutional feature extractor's group norm (base models) is computed
+    over each row's valid frames, and the encoder masks padded frames, so a row's
+    output does not depend on the padding after it. Masking of time steps (SpecAugment
+    style, from pretraining) is not applied.
+
+    Shapes:
+        forward(x (batch, time), lengths (batch,) or None) -> logits (batch, 2).
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        arch: str = "wav2vec2_base",
+        pretrained: str | None = None,
+        arch_config: dict[str, Any] | None = None,
+        layer_drop: float = 0.0,
+        dropout: float | None = None,
+        layers: str | int = "last",
+        pooling: str = "mean",
+        attention_dim: int = 128,
+        head_hidden: int = 0,
+        head_dropout: float = 0.0,
+        freeze_feature_extractor: bool = False,
+        trust_checkpoint: bool = False,
+    ) -> None:
+        super().__init__()
+        from torchaudio.models import wav2vec2_model
+
+        if sample_rate != 16000:
+            raise ValueError(f"SSL backbones take 16000 Hz audio; set sample_rate = 16000 "
+                             f"(got {sample_rate})")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        if not (layers in ("last", "weighted") or (isinstance(layers, int)
+                                                    and not isinstance(layers, bool))):
+            raise ValueError(f"layers must be 'last', 'weighted' or a layer number, got "
+                             f"{layers!r}")
+        if not 0.0 <= layer_drop < 1.0:
+            raise ValueError(f"layer_drop must be in [0, 1), got {layer_drop}")
+        if dropout is not None and not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1) or None, got {dropout}")
+        state = None
+        ckpt_arch: dict[str, Any] = {}
+        if pretrained:
+            ckpt_arch, raw, layout = read_pretrained(pretrained, trust_checkpoint)
+            self.pretrained_layout = layout
+        if arch == "auto":
+            if not ckpt_arch:
+                raise ValueError("arch = 'auto' needs a pretrained checkpoint that describes "
+                                 "its architecture (a Hugging Face folder or fairseq file)")
+            config = dict(ckpt_arch)
+        elif arch == "custom":
+            if not arch_config:
+                raise ValueError("arch = 'custom' needs arch_config (wav2vec2_model arguments)")
+            config = dict(_BASE)  # the base size's values for keys arch_config leaves out
+        else:
+            config = ssl_arch(arch)
+            if ckpt_arch:
+                clash = [k for k in _SHAPE_KEYS if _norm(ckpt_arch[k]) != _norm(config[k])]
+                if clash:
+                    raise PretrainedError(
+                        f"pretrained checkpoint {pretrained} does not match arch {arch!r} "
+                        f"({', '.join(f'{k}: {ckpt_arch[k]} vs {config[k]}' for k in clash)}); "
+                        "use arch = 'auto' to take the architecture from the checkpoint"
+                    )
+                config = dict(ckpt_arch)
+        config.update(arch_config or {})
+        config["encoder_layer_drop"] = float(layer_drop)
+        if dropout is not None:
+            config.update({k: float(dropout) for k in _DROPOUT_KEYS})
+        self.arch_config = check_arch(config, f"arch {arch!r}")
+        self.backbone = wav2vec2_model(**self.arch_config, aux_num_out=None)
+        if pretrained:
+            target = self.backbone.state_dict()
+            if layout == "huggingface":
+                state = hf_to_torchaudio(raw, target.keys())
+            elif layout == "fairseq":
+                state = fairseq_to_torchaudio(raw, target.keys())
+            else:
+                state = raw
+            self._load_backbone(state, target, str(pretrained))
+        dim = self.arch_config["encoder_embed_dim"]
+        num_layers = self.arch_config["encoder_num_layers"]
+        if isinstance(layers, int) and not 1 <= layers <= num_layers:
+            raise ValueError(f"layers must be in [1, {num_layers}] for this backbone, got "
+                             f"{layers}")
+        self.layers = layers
+        self.layer_weights = nn.Parameter(torch.zeros(num_layers)) if layers == "weighted" \
+            else None
+        self.pooling = pooling
+        self.pool = AttentivePooling(dim, attention_dim) if pooling == "attentive" else None
+        pooled = 2 * dim if pooling == "attentive" else dim
+        self.dropout = nn.Dropout(head_dropout)
+        if head_hidden:
+            self.head = nn.Sequential(nn.Linear(pooled, head_hidden), nn.GELU(),
+                                      nn.Dropout(head_dropout), nn.Linear(head_hidden, 2))
+        else:
+            self.head = nn.Linear(pooled, 2)
+        self.freeze_feature_extractor = bool(freeze_feature_extractor)
+        if self.freeze_feature_extractor:
+            for p in self.backbone.feature_extractor.parameters():
+                p.requires_grad_(False)
+        self._kwargs = dict(arch="custom", pretrained=None,
+                            arch_config=_plain_arch(self.arch_config), layer_drop=layer_drop,
+                            dropout=None, layers=layers, pooling=pooling,
+                            attention_dim=attention_dim, head_hidden=head_hidden,
+                            head_dropout=head_dropout,
+                            freeze_feature_extractor=freeze_feature_extractor)
+        self.receptive_field = _receptive_field(self.arch_config["extractor_conv_layer_config"])
+
+    def restore_kwargs(self) -> dict[str, Any]:
+        """Arguments that rebuild this architecture without the pretrained file."""
+        return dict(self._kwargs)
+
+    def _load_backbone(self, state: dict[str, torch.Tensor], target: dict[str, torch.Tensor],
+                       where: str) -> None:
+        missing = sorted(set(target) - set(state))
+        unexpected = sorted(set(state) - set(target))
+        if missing or unexpected:
+            raise PretrainedError(
+                f"pretrained checkpoint {where} does not fit the backbone: missing "
+                f"{', '.join(missing[:5]) or 'none'}{' ...' if len(missing) > 5 else ''}; "
+                f"unexpected {', '.join(unexpected[:5]) or 'none'}"
+                f"{' ...' if len(unexpected) > 5 else ''}"
+            )
+        for key, value in state.items():
+            if value.shape != target[key].shape:
+                raise PretrainedError(f"pretrained checkpoint {where}: {key} has shape "
+                                      f"{tuple(value.shape)}, the backbone "
+                                      f"{tuple(target[key].shape)}")
+        self.backbone.load_state_dict(state, strict=True)
+
+    def features(self, x: torch.Tensor, lengths: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The conv feature extractor, padding-safe: (batch, time) -> (batch, frames, C)."""
+        if x.shape[1] < self.receptive_field:
+            x = nn.functional.pad(x, (0, self.receptive_field - x.shape[1]))
+        padded = bool((lengths < x.shape[1]).any())
+        h = x.unsqueeze(1)
+        frames = lengths
+        for layer in self.backbone.feature_extractor.conv_layers:
+            h = layer.conv(h)
+            frames = torch.div(frames - layer.kernel_size, layer.stride,
+                               rounding_mode="floor") + 1
+            frames = frames.clamp(min=1)
+            if isinstance(layer.layer_norm, nn.GroupNorm) and padded:
+                h = masked_group_norm(h, frames.clamp(max=h.shape[-1]), layer.layer_norm)
+            elif layer.layer_norm is not None:
+                h = layer.layer_norm(h)
+            h = nn.functional.gelu(h)
+        return h.transpose(1, 2), frames.clamp(max=h.shape[-1])
+
+    def hidden(self, x: torch.Tensor, lengths: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Backbone output before pooling: (batch, frames, dim) and frame lengths."""
+        lengths = check_batch(x, lengths)
+        feats, frames = self.features(x, lengths)
+        encoder = self.backbone.encoder
+        if self.layers == "last":
+            return encoder(feats, frames), frames
+        outputs = encoder.extract_features(feats, frames)
+        if self.layers == "weighted":
+            w = torch.softmax(self.layer_weights, dim=0)
+            return sum(wi * hi for wi, hi in zip(w, outputs)), frames
+        return outputs[int(self.layers) - 1], frames
+
+    def embed(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        h, frames = self.hidden(x, lengths)
+        return self.pool(h, frames) if self.pool is not None else masked_mean(h, frames)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.dropout(self.embed(x, lengths)))
+
+
+register_model("ssl")(SSLDetector)
