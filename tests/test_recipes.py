@@ -354,3 +354,103 @@ def test_docs_corpora_table_is_in_sync_with_the_recipes():
     doc = Path(__file__).resolve().parents[1] / "docs" / "corpora.md"
     assert doc.read_text() == corpora_markdown(), \
         "regenerate with: curate corpora --markdown > docs/corpora.md"
+
+
+# --------------------------------------------------------- the AntiDeepfake build file
+
+
+def _ljspeech(root: Path) -> Path:
+    (root / "wavs").mkdir(parents=True)
+    (root / "metadata.csv").write_text("LJ001-0001|Printing, in the only sense|Printing, in "
+                                       "the only sense\nLJ001-0002|in being modern.|in being "
+                                       "modern.\n")
+    for i, utt in enumerate(("LJ001-0001", "LJ001-0002")):
+        write_tone(root / "wavs" / f"{utt}.wav", 0.3, sample_rate=22050, seed=i)
+    return root
+
+
+def test_shipped_antideepfake_build_names_every_corpus_of_the_mix():
+    from curate.recipes.build import builtin_builds, find_build, load_build
+
+    path = find_build("antideepfake")
+    assert path == builtin_builds()["antideepfake"]
+    entries = load_build(path)
+    users = {n for n in builtin_corpus_recipes() if load_recipe(n).usage("antideepfake")}
+    assert len(entries) == 29 and {e.recipe for e in entries} == users
+    assert all(e.optional and e.name is None for e in entries)
+    assert all(str(e.root).startswith("/path/to/your/data/") for e in entries)
+    moved = load_build(path, data_root="/data")
+    assert {str(e.root) for e in moved} == {str(e.root).replace("/path/to/your/data", "/data")
+                                            for e in entries}
+    with pytest.raises(CurateError, match=r"build file nope does not exist; .*antideepfake"):
+        find_build("nope")
+
+
+def test_build_prepares_present_roots_and_lists_missing_ones(tmp_path, run_cli):
+    data = tmp_path / "data"
+    make_asvspoof2019(data / "ASVspoof2019-LA" / "LA", LA_LINES)
+    _ljspeech(data / "LJSpeech" / "LJSpeech-1.1")
+    db = tmp_path / "c.duckdb"
+    code, _out, err = run_cli("build", "antideepfake", "--data-root", data, "--db", db,
+                              "--strict", "--no-probe")
+    assert code == 2 and "[[corpus]] #1 (recipe 'aishell3'" in err and "not a folder" in err
+    assert not db.exists()  # checked before anything is prepared
+    code, out, err = run_cli("build", "antideepfake", "--data-root", data, "--db", db)
+    assert code == 0, err
+    assert "asvspoof2019_la: 9 utterances" in out and "ljspeech: 2 utterances" in out
+    assert "prepared 2 of 29 corpora; 27 optional root(s) do not exist" in err
+    assert f"missing: [[corpus]] #1 aishell3: {data / 'AIShell3'}" in err
+    assert err.count("missing: [[corpus]]") == 27
+    with open_catalog(db, read_only=True) as catalog:
+        assert {r[0] for r in catalog.execute("SELECT name FROM corpora").fetchall()} == \
+            {"asvspoof2019_la", "ljspeech"}
+    # the paper's data table: hours genuine / artifact and languages per corpus
+    code, out, err = run_cli("stats", "--db", db, "--by", "corpus,label", "--hours", "--json")
+    assert code == 0, err
+    table = pd.read_json(__import__("io").StringIO(out)).set_index("corpus")
+    assert list(table.index) == ["asvspoof2019_la", "ljspeech", "total"]
+    assert table.loc["asvspoof2019_la", ["utterances_genuine", "utterances_artifact"]].tolist() \
+        == [4, 5]
+    assert table.loc["ljspeech", ["utterances_genuine", "utterances_artifact"]].tolist() == [2, 0]
+    assert table.loc["asvspoof2019_la", "hours_genuine"] == pytest.approx(4 * 0.3 / 3600,
+                                                                            abs=2e-4)
+    assert table.loc["asvspoof2019_la", "hours_artifact"] == pytest.approx(5 * 0.3 / 3600,
+                                                                         abs=2e-4)
+    assert table.loc["total", "hours"] == pytest.approx(11 * 0.3 / 3600, abs=5e-4)
+    assert table.loc["total", "languages"] == "eng" and table["n_languages"].tolist() == [1] * 3
+    code, out, err = run_cli("stats", "--db", db, "--by", "corpus,label", "--hours")
+    assert code == 0 and "genuine = bonafide" in out and "total" in out and "0.0009" in out
+    code, _out, err = run_cli("stats", "--db", db, "--hours", "--selection", "x")
+    assert code == 2 and "--hours tabulates the catalog" in err
+    code, _out, err = run_cli("stats", "--db", db, "--by", "label", "--hours")
+    assert code == 2 and "--hours needs at least one --by column" in err
+    # a required entry (no optional key) with a missing root stays an error
+    build = tmp_path / "mine.toml"
+    build.write_text(f'data_root = "{data}"\n[[corpus]]\nrecipe = "ljspeech"\n'
+                     f'root = "LJSpeech/LJSpeech-1.1"\n[[corpus]]\nrecipe = "vctk"\n'
+                     f'root = "VCTK"\n')
+    code, _out, err = run_cli("build", build, "--db", db, "--no-probe")
+    assert code == 2 and "[[corpus]] #2 (recipe 'vctk'" in err and "not a folder" in err
+    build.write_text(build.read_text().replace('root = "VCTK"', 'root = "VCTK"\noptional = 1'))
+    code, _out, err = run_cli("build", build, "--db", db, "--no-probe")
+    assert code == 2 and "[[corpus]] #2: optional must be true or false" in err
+
+    # The two shipped selections: generated from the recipes, disjoint, as the table says.
+    from curate.recipes.build import usage_condition
+    from curate.select.spec import load_selection
+
+    specs = builtin_recipes_dir() / "selections"
+    for split, name in (("train", "antideepfake"), ("valid", "antideepfake_valid")):
+        spec = load_selection(specs / f"{name}.toml")
+        assert spec.filter.where.strip() == usage_condition("antideepfake", split)
+        code, _out, err = run_cli("select", specs / f"{name}.toml", "--db", db)
+        assert code == 0, err
+    with open_catalog(db, read_only=True) as catalog:
+        items = catalog.df("SELECT i.selection, i.split, u.corpus, u.subset FROM "
+                           "selection_items i JOIN utterances u USING (utt_id)")
+    got = Counter(zip(items["selection"], items["split"], items["corpus"],
+                      items["subset"].fillna("-")))
+    assert got == {("antideepfake", "train", "asvspoof2019_la", "train"): 4,
+                   ("antideepfake", "train", "asvspoof2019_la", "eval"): 3,
+                   ("antideepfake", "train", "ljspeech", "-"): 2,
+                   ("antideepfake_valid", "valid", "asvspoof2019_la", "dev"): 2}

@@ -3,6 +3,7 @@
 Layout (the folder ``data_aishell3.tgz`` unpacks into)::
 
     spk-info.txt                      # comments, then SPEAKER AGE-GROUP GENDER ACCENT
+                                      (the ReadMe calls it spk_info.txt: either is read)
     train/content.txt                 SSB00050001.wav<TAB>广 guang3 州 zhou1 ...
     train/wav/<speaker>/<utt>.wav
     test/content.txt, test/wav/<speaker>/<utt>.wav
@@ -23,6 +24,8 @@ from curate.recipes.corpora._common import layout_error, read_fields
 from curate.recipes.readers import read_table
 
 SUBSETS = ("train", "test")
+# The archive's name for the speaker table, then the name its ReadMe gives it.
+SPEAKER_INFO = ("spk-info.txt", "spk_info.txt")
 COLUMNS = ("utt_id", "subset", "path", "speaker", "gender", "language", "transcript")
 
 
@@ -71,7 +74,7 @@ def read(root: Path, options: dict, recipe) -> pd.DataFrame:
     if not len(rows):
         raise layout_error(recipe, root, "no {train,test}/content.txt or "
                                          "{train,test}/wav/<speaker>/*.wav")
-    info = root / "spk-info.txt"
-    genders = speaker_genders(info) if info.is_file() else {}
+    info = next((root / n for n in SPEAKER_INFO if (root / n).is_file()), None)
+    genders = speaker_genders(info) if info is not None else {}
     rows["gender"] = rows["speaker"].map(genders)
     return bonafide(rows)

@@ -1,4 +1,6 @@
-"""Codecfake (Xie et al., 2024): VCTK and AISHELL-3 speech resynthesised by neural codecs.
+"""Codecfake (Xie et al., 2024): VCTK, LibriTTS and AISHELL-3 speech resynthesised by neural codecs.
+
+Not CodecFake of Wu et al. (recipe ``codecfake_wu``) nor CodecFake+ (``codecfake_plus``).
 
 Layout (ROOT is the unpacked ``Codecfake`` folder, as the authors' README arranges it)::
 
@@ -24,6 +26,7 @@ from curate.recipes.corpora._common import layout_error, read_fields
 _PREFIX = re.compile(r"^(F\d+)_(.+)$")
 _VCTK = re.compile(r"^(p\d+)_\d+")            # p225_001
 _AISHELL3 = re.compile(r"^(SSB\d{4})\d{4}$")  # SSB13650058 (speaker SSB1365)
+_LIBRITTS = re.compile(r"^(\d+)_\d+_\d+_\d+$")  # 84_121123_000007_000001 (reader 84)
 
 
 def _audio_dir(root: Path, part: str) -> str:
@@ -41,6 +44,9 @@ def _source(stem: str) -> tuple[str | None, str | None, str | None, str]:
     match = _VCTK.match(stem)
     if match:
         return "vctk", f"vctk:{stem}", match.group(1), "eng"
+    match = _LIBRITTS.match(stem)
+    if match:
+        return "libritts", f"libritts:{stem}", match.group(1), "eng"
     return None, None, None, "und"
 
 

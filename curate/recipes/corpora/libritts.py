@@ -13,8 +13,9 @@ utterance that has a text file but no wav (then marked missing).
 
 LibriTTS-R has the same layout but its audio went through speech restoration:
 read it with a recipe that says ``base = "libritts"`` and ``[options] restored =
-true``; its rows then get ``artifact = 'restored'`` and their label follows the
-label policy (``--restored-as``).
+true``; its rows then get ``artifact = 'restored'``, their label follows the
+label policy (``--restored-as``) and they link to the LibriTTS utterance they were
+restored from (``source_corpus libritts``, the same id).
 """
 
 from __future__ import annotations
@@ -106,4 +107,5 @@ def read(root: Path, options: dict, recipe) -> pd.DataFrame:
     rows = bonafide(concat(parts, COLUMNS))
     if options.get("restored"):
         rows["label"], rows["label_raw"], rows["artifact"] = "spoof", "restored", "restored"
+        rows["source_corpus"], rows["source_utt"] = "libritts", "libritts:" + rows["utt_id"]
     return rows

@@ -10,6 +10,12 @@ Protocol lines are the 2019 LA format ``SPEAKER UTT - SYSTEM KEY``
 (``LA_0079 CON_T_0000029 - CON spoof``; bona fide utterances keep their 2019 names,
 ``LA_0079 LA_T_1138215 - - bonafide``).
 
+Where a subset has no protocol (the archives unpacked without
+``database_protocols.tar.gz``), its utterance list ``{subset}/con_data/{subset}.lst`` (one
+id per line, as the PartialSpoof repository ships them) is read instead: ``CON_*`` ids
+are spoofed (system ``CON``), ``LA_*`` ids are the bona fide ASVspoof 2019 LA
+utterances; there is no speaker column.
+
 Segment labels are read from the RTTM files the PartialSpoof metric scripts use
 (``SPEAKER <utt> 1 <start> <duration> <NA> <NA> <label> <NA> <NA>``, times in
 seconds, labels ``bonafide`` / ``spoof``): each line becomes one segment. Lines with
@@ -34,6 +40,9 @@ from curate.recipes.engine import RecipeOutput
 
 PROTOCOLS = "protocols/PartialSpoof_LA_cm_protocols/PartialSpoof.LA.cm.*.txt"
 DEFAULT_RTTM = "{subset}/con_data/rttm_2cls_0sil"
+LIST = "{subset}/con_data/{subset}.lst"
+SUBSETS = ("train", "dev", "eval")
+_LIST_ID = re.compile(r"^(CON|LA)_[TDE]_\d+$")
 SEGMENT_LABELS = ("bonafide", "spoof")
 _SUBSET = re.compile(r"\.cm\.(train|dev|eval)\.")
 OPTIONS = {"rttm"}
@@ -64,6 +73,30 @@ def _protocol(path: Path) -> pd.DataFrame:
         "source_corpus": "asvspoof2019_la",
         # bona fide utterances are the ASVspoof 2019 LA files themselves
         "source_utt": ("asvspoof2019_la:" + table["utt"]).where(from_2019 & ~spoof),
+    })
+
+
+def _list(path: Path, subset: str) -> pd.DataFrame:
+    """Rows of an utterance list (``CON_T_0000000`` spoofed, ``LA_T_1000406`` bona fide)."""
+    lines = read_fields(path, min_fields=1, max_fields=1)
+    for number, (utt,) in lines:
+        if not _LIST_ID.match(utt):
+            raise CurateError(f"{path}:{number}: {utt!r} is not a PartialSpoof utterance id "
+                              f"(CON_T_0000000 or LA_T_1000406); the list is damaged")
+    utt = pd.Series([f[0] for _n, f in lines], dtype="string")
+    spoof = utt.str.startswith("CON_")
+    key = pd.Series("bonafide", index=utt.index, dtype="string").where(~spoof, "spoof")
+    return pd.DataFrame({
+        "utt_id": utt,
+        "subset": subset,
+        "path": subset + "/con_wav/" + utt + ".wav",
+        "label": key,
+        "label_raw": key,
+        "artifact": pd.Series("partial", index=utt.index).where(spoof),
+        "generator": pd.Series("CON", index=utt.index).where(spoof),
+        "language": "eng",
+        "source_corpus": "asvspoof2019_la",
+        "source_utt": ("asvspoof2019_la:" + utt).where(~spoof),
     })
 
 
@@ -100,10 +133,15 @@ def read(root: Path, options: dict, recipe) -> RecipeOutput:
     if unknown:
         raise CurateError(f"{recipe.source}: unknown option(s) {', '.join(unknown)}; "
                           f"allowed: {', '.join(sorted(OPTIONS))}")
-    protocols = sorted(root.glob(PROTOCOLS))
-    if not protocols:
-        raise layout_error(recipe, root, f"no {PROTOCOLS}")
-    rows = finish(pd.concat([_protocol(p) for p in protocols], ignore_index=True))
+    parts = [_protocol(p) for p in sorted(root.glob(PROTOCOLS))]
+    covered = {str(part["subset"].iloc[0]) for part in parts if len(part)}
+    for subset in SUBSETS:
+        listed = root / LIST.format(subset=subset)
+        if subset not in covered and listed.is_file():
+            parts.append(_list(listed, subset))
+    if not parts:
+        raise layout_error(recipe, root, f"no {PROTOCOLS} (nor {LIST})")
+    rows = finish(pd.concat(parts, ignore_index=True))
     template = str(options.get("rttm", DEFAULT_RTTM))
     segments = []
     for subset in sorted(rows["subset"].unique()):

@@ -69,8 +69,9 @@ def audio_rows(root: Path, audio_dirs, extensions: tuple[str, ...],
             rows.append({"utt_id": os.path.splitext(rel)[0], "path": f"{folder}/{rel}",
                          "speaker": speaker, "folder_subset": subset})
     frame = pd.DataFrame(rows, columns=["utt_id", "path", "speaker", "folder_subset"])
-    frame["gender"] = frame["speaker"].map(meta["gender"])
-    frame["subset"] = frame["speaker"].map(meta["set"]).fillna(frame["folder_subset"])
+    frame["gender"] = frame["speaker"].map(meta["gender"]).astype("string")
+    frame["subset"] = frame["speaker"].map(meta["set"]).astype("string").fillna(
+        frame["folder_subset"].astype("string"))
     frame["language"] = "und"
     return frame.drop(columns="folder_subset")
 
