@@ -128,6 +128,53 @@ def test_layer_choice_pooling_and_freezing():
         build_model("ssl", arch="custom", arch_config=TINY, polling="mean")
 
 
+def test_layer_outputs_match_the_backbone_and_layer_k_builds_only_k_layers():
+    for config in (TINY, TINY_LN):
+        x = 0.1 * torch.randn(2, 6000)
+        lengths = torch.tensor([6000, 4000])
+        last = SSLDetector(arch="custom", arch_config=config).eval()
+        with torch.no_grad():
+            feats, frames = last.features(x, lengths)
+            ours = last.layer_outputs(feats, frames)
+            # "last" is the backbone's own encoder forward (final layer norm included)
+            torch.testing.assert_close(ours[-1], last.backbone.encoder(feats, frames))
+            # every other layer output is torchaudio's intermediate output
+            theirs = last.backbone.encoder.extract_features(feats, frames)
+            for a, b in zip(ours[:-1], theirs[:-1]):
+                torch.testing.assert_close(a, b)
+        first = SSLDetector(arch="custom", arch_config=config, layers=1).eval()
+        assert len(first.backbone.encoder.transformer.layers) == 1  # layer 2 never runs
+        first.load_state_dict(last.state_dict())  # the full stack's weights load (strict)
+        with torch.no_grad():
+            h, _ = first.hidden(x, lengths)
+            torch.testing.assert_close(h, ours[0])
+        assert not first.may_skip_parameters and last.layer_drop == 0.0
+
+
+def test_layer_drop_is_keyed_by_the_step_seed():
+    model = SSLDetector(arch="custom", arch_config=TINY, layers="weighted", layer_drop=0.5,
+                        dropout=0.0).train()
+    assert model.may_skip_parameters
+    x = 0.1 * torch.randn(2, 4000)
+    lengths = torch.tensor([4000, 4000])
+    feats, frames = model.features(x, lengths)
+    model.set_step_seed(11)
+    a = [o.detach() for o in model.layer_outputs(feats, frames)]
+    b = [o.detach() for o in model.layer_outputs(feats, frames)]
+    for u, v in zip(a, b):  # the same step: the same layers skipped in every pass
+        assert torch.equal(u, v)
+    outcomes = set()
+    for seed in range(12):
+        model.set_step_seed(seed)
+        outs = model.layer_outputs(feats, frames)
+        outcomes.add(tuple(bool(torch.equal(outs[i], outs[i - 1])) for i in range(1, len(outs))))
+    assert len(outcomes) > 1  # different steps drop different layers
+    model.eval()
+    with torch.no_grad():  # no layer drop in eval mode
+        outs = model.layer_outputs(feats, frames)
+        assert not torch.equal(outs[1], outs[0])
+
+
 # --------------------------------------------------------------------------- layouts
 #
 # The test writes the two foreign layouts from a torchaudio backbone with its own

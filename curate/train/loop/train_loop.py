@@ -31,6 +31,10 @@ from curate.train.models import build_model, restore_kwargs
 from curate.train.sam import frozen_batchnorm_stats
 
 
+# The stream of derive_seed(seed, step, .) that keys a step's layer-drop draws.
+LAYER_DROP_STREAM = 7919
+
+
 class DivergedError(CurateError, FloatingPointError):
     """The training loss became NaN or inf although the input audio was finite (each
     batch is checked): the settings made training diverge."""
@@ -252,7 +256,8 @@ def train(
         net: nn.Module = model
         if ctx.active:
             net = nn.parallel.DistributedDataParallel(
-                model, device_ids=[device.index] if device.type == "cuda" else None)
+                model, device_ids=[device.index] if device.type == "cuda" else None,
+                find_unused_parameters=bool(getattr(model, "may_skip_parameters", False)))
         sampler = ShardedBatchSampler(
             _batch_sampler(config, data, plan, ctx.world, steps_total * config.grad_accum,
                            start_batch=step * config.grad_accum),
@@ -287,6 +292,8 @@ def train(
                        schedule=config.schedule)
             for group in optimizer.param_groups:
                 group["lr"] = lr
+            if hasattr(model, "set_step_seed"):  # same layer drop in every pass and rank
+                model.set_step_seed(derive_seed(config.seed, step, LAYER_DROP_STREAM))
 
             # A step's micro-batches: to the device, then the chain's device stage.
             micro = []

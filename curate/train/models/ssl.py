@@ -134,6 +134,10 @@ class SSLDetector(nn.Module):
             raise ValueError(f"layers must be in [1, {num_layers}] for this backbone, got "
                              f"{layers}")
         self.layers = layers
+        self.layer_drop = float(layer_drop)
+        self._step_seed: int | None = None
+        if isinstance(layers, int):
+            self._keep_first_layers(layers)
         self.layer_weights = nn.Parameter(torch.zeros(num_layers)) if layers == "weighted" \
             else None
         self.pooling = pooling
@@ -156,6 +160,42 @@ class SSLDetector(nn.Module):
                             head_dropout=head_dropout,
                             freeze_feature_extractor=freeze_feature_extractor)
         self.receptive_field = _receptive_field(self.arch_config["extractor_conv_layer_config"])
+
+    @property
+    def may_skip_parameters(self) -> bool:
+        """True when a training forward may leave parameters unused (layer drop): DDP
+        then has to look for unused parameters in every step."""
+        return self.layer_drop > 0
+
+    def set_step_seed(self, seed: int | None) -> None:
+        """Key the layer-drop draws of the coming forward passes (the training loop sets
+        it per optimizer step): every micro-batch and both SAM passes of a step, on
+        every rank, then skip the same layers, as DDP needs."""
+        self._step_seed = None if seed is None else int(seed)
+
+    def _keep_first_layers(self, k: int) -> None:
+        """``layers = k``: only layers 1..k exist (and run); a final layer norm that only
+        the full stack would apply goes too. Checkpoints written with the full stack
+        still load (their extra keys are dropped)."""
+        transformer = self.backbone.encoder.transformer
+        full = len(transformer.layers)
+        transformer.layers = transformer.layers[:k]
+        if k < full and not transformer.layer_norm_first:
+            transformer.layer_norm = nn.Identity()
+        prefix = "backbone.encoder.transformer."
+
+        def drop_extra_keys(state: dict, module_prefix: str, *_: Any) -> None:
+            base = module_prefix + prefix
+            for key in list(state):
+                if key.startswith(base + "layers."):
+                    index = key[len(base + "layers."):].split(".", 1)[0]
+                    if index.isdigit() and int(index) >= k:
+                        del state[key]
+                elif k < full and key.startswith(base + "layer_norm.") \
+                        and not transformer.layer_norm_first:
+                    del state[key]
+
+        self._register_load_state_dict_pre_hook(drop_extra_keys)
 
     def restore_kwargs(self) -> dict[str, Any]:
         """Arguments that rebuild this architecture without the pretrained file."""
@@ -199,19 +239,47 @@ class SSLDetector(nn.Module):
             h = nn.functional.gelu(h)
         return h.transpose(1, 2), frames.clamp(max=h.shape[-1])
 
+    def layer_outputs(self, feats: torch.Tensor, frames: torch.Tensor) -> list[torch.Tensor]:
+        """Outputs of every encoder layer that exists, (batch, frames, dim) each.
+
+        In training, layer drop skips each layer with probability ``layer_drop`` (a
+        skipped layer passes its input on, as in fairseq and Hugging Face). The draws
+        are made on the CPU (no device sync), keyed by :meth:`set_step_seed` when the
+        loop set it, else from torch's (locally seeded) CPU generator. The last output gets the final layer norm of a pre-norm
+        (large) transformer, which its full forward applies, so every parameter in the
+        path is used and ``layers = "last"`` equals the backbone's own forward.
+        """
+        encoder = self.backbone.encoder
+        transformer = encoder.transformer
+        x, mask = encoder._preprocess(feats, frames)
+        x = transformer._preprocess(x)
+        layers = transformer.layers
+        skip = [False] * len(layers)
+        if self.training and self.layer_drop > 0:
+            generator = None
+            if self._step_seed is not None:
+                generator = torch.Generator().manual_seed(self._step_seed)
+            skip = (torch.rand(len(layers), generator=generator) < self.layer_drop).tolist()
+        outputs = []
+        position_bias = None
+        for layer, skipped in zip(layers, skip):
+            if not skipped:
+                x, position_bias = layer(x, mask, position_bias=position_bias)
+            outputs.append(x)
+        if not transformer.layer_norm_first:
+            outputs[-1] = transformer.layer_norm(outputs[-1])
+        return outputs
+
     def hidden(self, x: torch.Tensor, lengths: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Backbone output before pooling: (batch, frames, dim) and frame lengths."""
         lengths = check_batch(x, lengths)
         feats, frames = self.features(x, lengths)
-        encoder = self.backbone.encoder
-        if self.layers == "last":
-            return encoder(feats, frames), frames
-        outputs = encoder.extract_features(feats, frames)
+        outputs = self.layer_outputs(feats, frames)
         if self.layers == "weighted":
             w = torch.softmax(self.layer_weights, dim=0)
             return sum(wi * hi for wi, hi in zip(w, outputs)), frames
-        return outputs[int(self.layers) - 1], frames
+        return outputs[-1], frames  # "last", or layer k (the stack ends at k)
 
     def embed(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         h, frames = self.hidden(x, lengths)
