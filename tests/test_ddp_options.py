@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from test_ddp import TINY, _worker, assert_close_states, make_corpus
 
 from curate.train.loop import TrainConfig
-from test_ddp import TINY, _worker, assert_close_states, make_corpus
 
 # A pre-norm ("large") tiny backbone: layer-norm extractor, layer norm first.
 TINY_LARGE = dict(TINY, extractor_mode="layer_norm", encoder_layer_norm_first=True,
@@ -62,3 +62,49 @@ def test_every_option_trains_under_two_gloo_ranks(tmp_path, one_torch_thread_mod
         ranks = [torch.load(tmp_path / f"cfg{k}-rank{r}.pt") for r in (0, 1)]
         assert_close_states(ranks[1]["state"], ranks[0]["state"], atol=0)
         assert len(ranks[0]["losses"]) == 3 and np.isfinite(ranks[0]["losses"]).all(), name
+
+
+def _dev_worker(rank: int, world: int, init_file: str, paths: list[str], labels: list[int],
+                config: dict, out: str) -> None:
+    """Train with a dev set scored every step; record what this rank scored."""
+    import torch.distributed as dist
+
+    import curate.train.loop.scoring as scoring
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
+                            world_size=world)
+    scored: list[int] = []
+    original = scoring.score
+
+    def counting(model, paths, **kwargs):
+        scored.append(len(paths))
+        return original(model, paths, **kwargs)
+
+    scoring.score = counting
+    try:
+        from curate.train.loop import TrainConfig, train
+
+        result = train(TrainConfig.from_dict(config), paths, labels, dev=(paths, labels))
+        torch.save({"dev_eer": result.dev_eer, "scored": scored},
+                   f"{out}/dev-rank{rank}.pt")
+    finally:
+        scoring.score = original
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_dev_evaluation_is_shared_by_the_ranks(tmp_path, one_torch_thread_module):
+    from curate.train.loop import train
+
+    paths, labels = make_corpus(tmp_path)
+    config = _config(dict(model_kwargs={"arch": "custom", "arch_config": TINY},
+                          eval_every=1, precision="bf16", eval_batch_size=4))
+    mp.spawn(_dev_worker, args=(2, str(tmp_path / "init"), paths, labels, config,
+                                str(tmp_path)), nprocs=2, join=True)
+    ranks = [torch.load(tmp_path / f"dev-rank{r}.pt") for r in (0, 1)]
+    # every rank scored its half of the 12 dev files at each of the 3 evaluations
+    assert ranks[0]["scored"] == [6, 6, 6] and ranks[1]["scored"] == [6, 6, 6]
+    assert ranks[0]["dev_eer"] == ranks[1]["dev_eer"] and len(ranks[0]["dev_eer"]) == 3
+    single = train(TrainConfig.from_dict(config), paths, labels, dev=(paths, labels))
+    assert set(single.dev_eer) == set(ranks[0]["dev_eer"])

@@ -44,7 +44,8 @@ from curate.train import snapshot
 from curate.train import sql
 from curate.train.data import TrainData
 from curate.train.evaluate import group_results, write_score_file
-from curate.train.loop import TrainConfig, load_checkpoint, save_checkpoint, score, train
+from curate.train.loop import (TrainConfig, load_checkpoint, resolve_device, save_checkpoint,
+                               score_shared, train)
 
 __all__ = ["RunSpec", "RunOutcome", "code_version", "run_id_for", "run_id_of", "run_results",
            "run_experiment", "evaluate_run", "load_run", "parse_ref", "eval_set_name"]
@@ -207,18 +208,10 @@ def _rows(catalog: Catalog, selection: str, split: str | None, *,
 
 def _scores_of(model: Any, rows: pd.DataFrame, config: TrainConfig, device: str,
                ctx: ddp.DistContext) -> np.ndarray:
-    """Scores of ``rows`` in order; under DDP each rank scores every world-th row."""
-    paths = rows["abspath"].tolist()
+    """Scores of ``rows`` in order; under DDP the ranks share the work."""
     durations = rows["duration_s"].to_numpy(dtype=np.float64) if "duration_s" in rows else None
-    index = np.arange(ctx.rank, len(paths), ctx.world)
-    part = score(model, [paths[i] for i in index], sample_rate=config.sample_rate,
-                 max_seconds=config.eval_max_seconds, batch_size=config.eval_batch_size,
-                 device=device, num_workers=config.num_workers, precision=config.precision,
-                 durations=None if durations is None else durations[index])
-    out = np.empty(len(paths), dtype=np.float64)
-    for idx, values in ddp.gather_objects((index, part), ctx):
-        out[idx] = values
-    return out
+    return score_shared(model, rows["abspath"].tolist(), config, resolve_device(device),
+                        durations, ctx)
 
 
 def _store_eval_set(source: Catalog | CatalogRef, run_id: str, eval_set: str,

@@ -31,8 +31,8 @@ from curate.train.loop.config import (OPTIMIZERS, PRECISIONS, SCHEDULES, SELECT,
                                       ProgressFn, TrainConfig, TrainResult)
 from curate.train.loop.optim import build_optimizer, class_weights, lr_at, resolve_device
 from curate.train.loop.rng import local_rng, rng_state, set_rng_state
-from curate.train.loop.score import score, score_dev_eer
-from curate.train.loop.train_loop import DivergedError, total_steps, train
+from curate.train.loop.scoring import score, score_dev_eer, score_shared
+from curate.train.loop.train_loop import LAYER_DROP_STREAM, DivergedError, total_steps, train
 
 __all__ = [
     "OPTIMIZERS",
@@ -58,8 +58,10 @@ __all__ = [
     "save_checkpoint",
     "read_checkpoint",
     "load_checkpoint",
+    "score_shared",
     "score_dev_eer",
     "score",
+    "LAYER_DROP_STREAM",
     "DivergedError",
     "total_steps",
     "train",

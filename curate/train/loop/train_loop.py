@@ -26,10 +26,9 @@ from curate.train.loop.checkpoint import (CheckpointFiles, check_resumable, read
 from curate.train.loop.config import AugmentLogFn, ProgressFn, TrainConfig, TrainResult
 from curate.train.loop.optim import build_optimizer, class_weights, lr_at, resolve_device
 from curate.train.loop.rng import local_rng, set_rng_state
-from curate.train.loop.score import score_dev_eer
+from curate.train.loop.scoring import score_dev_eer
 from curate.train.models import build_model, restore_kwargs
 from curate.train.sam import frozen_batchnorm_stats
-
 
 # The stream of derive_seed(seed, step, .) that keys a step's layer-drop draws.
 LAYER_DROP_STREAM = 7919
@@ -360,9 +359,9 @@ def train(
                 window.clear()
             if dev is not None and config.eval_every and (step % config.eval_every == 0
                                                           or step == steps_total):
+                eer = score_dev_eer(model, dev, config, device, ctx)  # shared by the ranks
+                dev_eer[step] = eer
                 if ctx.is_main:
-                    eer = score_dev_eer(model, dev, config, device)
-                    dev_eer[step] = eer
                     ckpts.add_best(eer, step, model, config, model_kwargs)
                 model.train()
             if checkpoint_due:

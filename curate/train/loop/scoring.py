@@ -10,22 +10,46 @@ import numpy as np
 import torch
 from torch import nn
 
+from curate.train import distributed as ddp
 from curate.train.data import CropDataset, PathType, TrainData, check_finite, collate
 from curate.train.loop.config import TrainConfig
 from curate.train.loop.optim import resolve_device
 from curate.train.models import bonafide_score
 
 
+def score_shared(model: nn.Module, paths: Sequence[PathType], config: TrainConfig,
+                 device: torch.device, durations: Sequence[float] | None = None,
+                 ctx: ddp.DistContext | None = None) -> np.ndarray:
+    """Scores of ``paths`` in order, the work shared by the ranks of a DDP run.
+
+    Each rank scores every ``world``-th path (from its rank on) with the run's eval
+    settings (``eval_max_seconds``, ``eval_batch_size``, ``num_workers``, ``precision``);
+    the shares are gathered so every rank returns all scores. Without DDP it is
+    :func:`score` with those settings.
+    """
+    ctx = ctx or ddp.context()
+    index = np.arange(ctx.rank, len(paths), ctx.world)
+    d = None if durations is None else np.asarray(durations, dtype=np.float64)[index]
+    part = score(model, [paths[i] for i in index], sample_rate=config.sample_rate,
+                 max_seconds=config.eval_max_seconds, batch_size=config.eval_batch_size,
+                 device=device, num_workers=config.num_workers, precision=config.precision,
+                 durations=d)
+    out = np.empty(len(paths), dtype=np.float64)
+    for idx, values in ddp.gather_objects((index, part), ctx):
+        out[idx] = values
+    return out
+
+
 def score_dev_eer(model: nn.Module, dev: TrainData, config: TrainConfig,
-             device: torch.device) -> float:
+                  device: torch.device, ctx: ddp.DistContext | None = None) -> float:
+    """The dev set's EER (0-1), scored by every rank in shares (see :func:`score_shared`);
+    every rank must call it."""
     from curate.train.metrics import compute_eer
 
-    scores = score(model, dev.paths, sample_rate=config.sample_rate,
-                   max_seconds=config.eval_max_seconds, batch_size=config.eval_batch_size,
-                   device=device, durations=dev.durations)
     labels = dev.labels
     if (labels == 1).sum() == 0 or (labels == 0).sum() == 0:
         raise ValueError("the dev data needs both bonafide and spoof items to compute an EER")
+    scores = score_shared(model, dev.paths, config, device, dev.durations, ctx)
     eer, _ = compute_eer(scores[labels == 1], scores[labels == 0])
     return float(eer)
 
