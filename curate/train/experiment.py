@@ -5,7 +5,7 @@
     name = "demo_cnn"          # the run id is NAME-<hash of everything below>
     seed = 0
     device = "auto"            # auto | cpu | cuda | cuda:N
-    precision = "fp32"         # fp32 | bf16
+    precision = "fp32"         # fp32 | bf16 | fp16
     augment = ""               # chain file: relative to this file, or in recipes/augment/
     log_augmentation = false   # record applied steps in augment_log
     out = "runs"               # run folders go to OUT/runs/RUN_ID (relative to the cwd)
@@ -116,6 +116,10 @@ class OptimSection:
     warmup_steps: int = 10
     min_lr_ratio: float = 0.0
     grad_clip: float = 5.0
+    backbone_lr_scale: float = 1.0
+    head_lr_scale: float = 1.0
+    layer_decay: float = 1.0
+    freeze_backbone_steps: int = 0
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class TrainSection:
     steps: int = 200
     epochs: float = 0.0
     log_every: int = 10
+    compile: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,6 +150,7 @@ class CheckpointSection:
     eval_every: int = 0
     keep_best: int = 0
     select: str = "last"
+    patience: int = 0
 
 
 _SECTIONS = {"data": DataSection, "batching": BatchingSection, "model": ModelSection,
@@ -172,7 +178,10 @@ _KEY_OF = {
     "steps": "train.steps", "epochs": "train.epochs", "log_every": "train.log_every",
     "checkpoint_every": "checkpoint.every", "keep_last": "checkpoint.keep_last",
     "eval_every": "checkpoint.eval_every", "keep_best": "checkpoint.keep_best",
-    "select": "checkpoint.select", "seed": "seed", "device": "device",
+    "select": "checkpoint.select", "patience": "checkpoint.patience",
+    "backbone_lr_scale": "optim.backbone_lr_scale", "head_lr_scale": "optim.head_lr_scale",
+    "layer_decay": "optim.layer_decay", "freeze_backbone_steps": "optim.freeze_backbone_steps",
+    "compile": "train.compile", "seed": "seed", "device": "device",
     "precision": "precision", "augment": "augment", "log_augmentation": "log_augmentation",
 }
 
@@ -209,7 +218,10 @@ class Experiment:
             epochs=t.epochs or None, lr=o.lr, weight_decay=o.weight_decay,
             optimizer=o.name, momentum=o.momentum, schedule=o.schedule,
             warmup_steps=o.warmup_steps, min_lr_ratio=o.min_lr_ratio,
-            grad_clip=o.grad_clip or None, sam=self.sam.enabled, sam_rho=self.sam.rho,
+            grad_clip=o.grad_clip or None, backbone_lr_scale=o.backbone_lr_scale,
+            head_lr_scale=o.head_lr_scale, layer_decay=o.layer_decay,
+            freeze_backbone_steps=o.freeze_backbone_steps, compile=t.compile,
+            patience=c.patience, sam=self.sam.enabled, sam_rho=self.sam.rho,
             sam_adaptive=self.sam.adaptive, precision=self.precision, seed=self.seed,
             device=self.device, num_workers=d.num_workers, sampler=d.sampler,
             sampler_by=d.sampler_by, temperature=d.temperature,

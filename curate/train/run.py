@@ -154,7 +154,8 @@ def _file_hash(path: str | None) -> str | None:
 
 def run_id_for(spec: RunSpec, selection_hash: str | dict[str, str]) -> str:
     """``NAME-hash``: of the spec, the selections' spec hashes and the chain file's text."""
-    blob = json.dumps({"spec": spec.to_dict(), "selection": selection_hash,
+    blob = json.dumps({"spec": dict(spec.to_dict(), train=spec.config.identity()),
+                       "selection": selection_hash,
                        "augment": _file_hash(spec.config.augment)}, sort_keys=True)
     return f"{spec.name}-{hashlib.blake2b(blob.encode(), digest_size=5).hexdigest()}"
 
@@ -388,7 +389,7 @@ def run_experiment(catalog: Catalog | CatalogRef | None, spec: RunSpec, out_dir:
         result = train(spec.config, TrainData.from_frame(snapshot.read_set(data, "train")),
                        dev=dev, out_dir=run_dir, resume=plan["resume"], stop_at=stop_at,
                        progress=progress, augment_log=sink)
-        if result.steps < result.total_steps:
+        if result.steps < result.total_steps and not result.early_stopped:
             if ctx.is_main:
                 _finish(catalog, run_id, "stopped")
             return RunOutcome(run_id, False, pd.DataFrame(), None, "stopped", run_dir,

@@ -136,6 +136,18 @@ class SAM(torch.optim.Optimizer):
             self.zero_grad(set_to_none=True)
 
     @torch.no_grad()
+    def undo_first_step(self, zero_grad: bool = False) -> None:
+        """Restore ``w`` without a descent (a step skipped, e.g. on an fp16 overflow)."""
+        if not self._perturbed:
+            raise RuntimeError("undo_first_step called without first_step")
+        params = self._moved
+        torch._foreach_copy_(params, [self.state[p]["old_p"] for p in params])
+        self._moved = []
+        self._perturbed = False
+        if zero_grad:
+            self.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
         """``first_step``, ``closure()`` (one full forward/backward), ``second_step``.
 

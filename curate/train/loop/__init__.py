@@ -24,14 +24,17 @@ that load with ``torch.load(weights_only=True)``.
 from __future__ import annotations
 
 from curate.train.loop.checkpoint import (CHECKPOINT_FORMAT, CHECKPOINT_VERSION,
-                                          CheckpointFiles, check_resumable, load_checkpoint,
+                                          CheckpointFiles, average_checkpoints,
+                                          check_resumable, load_checkpoint, no_improvement,
                                           read_checkpoint, save_checkpoint,
                                           save_training_state)
-from curate.train.loop.config import (OPTIMIZERS, PRECISIONS, SCHEDULES, SELECT, AugmentLogFn,
-                                      ProgressFn, TrainConfig, TrainResult)
-from curate.train.loop.optim import build_optimizer, class_weights, lr_at, resolve_device
+from curate.train.loop.config import (LATER_FIELDS, OPTIMIZERS, PRECISIONS, SCHEDULES, SELECT,
+                                      AugmentLogFn, ProgressFn, TrainConfig, TrainResult)
+from curate.train.loop.optim import (BACKBONE_PREFIX, build_optimizer, class_weights, lr_at,
+                                     lr_scale_of, parameter_groups, resolve_device)
 from curate.train.loop.rng import local_rng, rng_state, set_rng_state
 from curate.train.loop.scoring import score, score_dev_eer, score_shared
+from curate.train.loop.step import LossScaler, Stepper, autocast_factory, micro_loss
 from curate.train.loop.train_loop import LAYER_DROP_STREAM, DivergedError, total_steps, train
 
 __all__ = [
@@ -39,6 +42,7 @@ __all__ = [
     "SCHEDULES",
     "PRECISIONS",
     "SELECT",
+    "LATER_FIELDS",
     "ProgressFn",
     "AugmentLogFn",
     "TrainConfig",
@@ -46,6 +50,9 @@ __all__ = [
     "resolve_device",
     "lr_at",
     "class_weights",
+    "BACKBONE_PREFIX",
+    "lr_scale_of",
+    "parameter_groups",
     "build_optimizer",
     "local_rng",
     "rng_state",
@@ -55,12 +62,18 @@ __all__ = [
     "CheckpointFiles",
     "check_resumable",
     "save_training_state",
+    "no_improvement",
+    "average_checkpoints",
     "save_checkpoint",
     "read_checkpoint",
     "load_checkpoint",
     "score_shared",
     "score_dev_eer",
     "score",
+    "LossScaler",
+    "autocast_factory",
+    "micro_loss",
+    "Stepper",
     "LAYER_DROP_STREAM",
     "DivergedError",
     "total_steps",

@@ -88,7 +88,8 @@ def check_resumable(state: dict[str, Any], config: TrainConfig, path: Path) -> N
 def save_training_state(ckpts: CheckpointFiles, model: nn.Module, optimizer: Any,
                          config: TrainConfig, model_kwargs: dict[str, Any], step: int,
                          losses: list[float], dev_eer: dict[int, float], device: torch.device,
-                         ctx: ddp.DistContext, weights: torch.Tensor | None) -> None:
+                         ctx: ddp.DistContext, weights: torch.Tensor | None,
+                         scaler: dict[str, Any] | None = None) -> None:
     rng = ddp.gather_objects(rng_state(device), ctx)
     if not ctx.is_main:
         return
@@ -99,10 +100,37 @@ def save_training_state(ckpts: CheckpointFiles, model: nn.Module, optimizer: Any
         "best": [[float(e), int(s)] for e, s in ckpts.best],
         "sampler": {"start_batch": step * config.grad_accum, "world": ctx.world},
         "class_weights": None if weights is None else weights.cpu().tolist(),
+        "scaler": scaler,
     }
     save_checkpoint(ckpts.last, model, config, step, optimizer=optimizer, extra=extra,
                     model_kwargs=model_kwargs)
     ckpts.rotate(step)
+
+
+def no_improvement(dev_eer: dict[int, float], patience: int) -> bool:
+    """Early stopping: True when the last ``patience`` dev evaluations (by step) gave no
+    EER below the best one before them (``patience`` 0: never)."""
+    if patience <= 0 or len(dev_eer) <= patience:
+        return False
+    values = [dev_eer[s] for s in sorted(dev_eer)]
+    return min(values[-patience:]) >= min(values[:-patience])
+
+
+def average_checkpoints(paths: list[Path], map_location: str | torch.device = "cpu"
+                        ) -> dict[str, torch.Tensor]:
+    """The element-wise mean of the models of ``paths`` (floating-point tensors; other
+    tensors, e.g. BatchNorm's ``num_batches_tracked``, are taken from the first)."""
+    if not paths:
+        raise ValueError("average_checkpoints needs at least one checkpoint")
+    states = [read_checkpoint(p, map_location=map_location)["model"] for p in paths]
+    out = {}
+    for key, first in states[0].items():
+        if torch.is_floating_point(first):
+            out[key] = torch.stack([s[key].to(torch.float64) for s in states]).mean(0) \
+                .to(first.dtype)
+        else:
+            out[key] = first
+    return out
 
 
 def _unwrap(model: nn.Module) -> nn.Module:

@@ -20,10 +20,15 @@ OPTIMIZERS = ("adamw", "adam", "sgd")
 SCHEDULES = ("cosine", "linear", "constant")
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
-SELECT = ("last", "best")
+SELECT = ("last", "best", "average")
+
+
+# Fields added after run ids were first issued (see TrainConfig.identity).
+LATER_FIELDS = ("backbone_lr_scale", "head_lr_scale", "layer_decay", "freeze_backbone_steps",
+                "compile", "patience")
 
 
 ProgressFn = Callable[[int, int, float], None]
@@ -71,8 +76,21 @@ class TrainConfig:
             after ``warmup_steps`` of linear warm-up.
         grad_clip: clip the global gradient norm (None: no clipping); with SAM the
             gradient of the second pass (the one the base optimizer uses) is clipped.
+        backbone_lr_scale, head_lr_scale: the learning rate of each part is the
+            schedule's rate times its scale. The backbone is a model's ``backbone``
+            submodule (the SSL encoder); the head is everything else (pooling, head,
+            layer weights; all of a model without a backbone).
+        layer_decay: layer-wise decay of the backbone's rate: layer ``l`` of ``L`` (the
+            feature extractor and embeddings are layer 0, the transformer layers 1..L,
+            a final norm L + 1) gets ``layer_decay ** (L + 1 - l)``; 1.0: none.
+        freeze_backbone_steps: the first this many steps train the head alone (the
+            backbone's gradients are dropped, so neither its weights nor its optimizer
+            state change), then everything.
         sam, sam_rho, sam_adaptive: Sharpness-Aware Minimization (ASAM when adaptive).
-        precision: "fp32" or "bf16" (autocast; no gradient scaler is needed).
+        precision: "fp32", "bf16" (autocast) or "fp16" (autocast with dynamic loss
+            scaling: a step whose gradients overflow is skipped and the scale halves;
+            with SAM both passes are scaled and checked).
+        compile: run the training forward through ``torch.compile`` (off by default).
 
     Run:
         seed: seeds model initialisation, dropout, data order, crops and augmentation.
@@ -82,7 +100,10 @@ class TrainConfig:
             the end); ``keep_last`` > 1 also keeps that many ``step-N.pt`` copies.
         eval_every: score the dev set every this many steps (0: never); ``keep_best``
             model checkpoints with the lowest dev EER are kept.
-        select: the model the run ends with: "last" or "best" (lowest dev EER).
+        select: the model the run ends with: "last", "best" (lowest dev EER) or
+            "average" (the mean of the ``keep_best`` best checkpoints' weights).
+        patience: stop early when the dev EER has not improved for this many
+            evaluations (0: never); the run then counts as finished.
         eval_max_seconds: eval clips are read from the start up to this many seconds
             (None: whole); eval_batch_size: clips per eval forward pass.
         log_every: call ``progress`` every this many steps (and at the last step).
@@ -109,10 +130,15 @@ class TrainConfig:
     warmup_steps: int = 10
     min_lr_ratio: float = 0.0
     grad_clip: float | None = 5.0
+    backbone_lr_scale: float = 1.0
+    head_lr_scale: float = 1.0
+    layer_decay: float = 1.0
+    freeze_backbone_steps: int = 0
     sam: bool = False
     sam_rho: float = 0.05
     sam_adaptive: bool = False
     precision: str = "fp32"
+    compile: bool = False
     seed: int = 0
     device: str = "auto"
     num_workers: int = 0
@@ -127,6 +153,7 @@ class TrainConfig:
     eval_every: int = 0
     keep_best: int = 0
     select: str = "last"
+    patience: int = 0
     eval_max_seconds: float | None = 8.0
     eval_batch_size: int = 32
     log_every: int = 10
@@ -155,11 +182,11 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be an integer >= 1")
         for name in ("warmup_steps", "num_workers", "seed", "checkpoint_every", "eval_every",
-                     "keep_best"):
+                     "keep_best", "freeze_backbone_steps", "patience"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise bad(name, "must be an integer >= 0")
-        for name in ("sam", "sam_adaptive", "class_weighting", "log_augmentation"):
+        for name in ("sam", "sam_adaptive", "class_weighting", "log_augmentation", "compile"):
             if not isinstance(getattr(self, name), bool):
                 raise bad(name, "must be true or false")
         if not self.crop_seconds > 0:
@@ -187,6 +214,11 @@ class TrainConfig:
             raise bad("min_lr_ratio", "must be in [0, 1]")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise bad("grad_clip", "must be > 0, or None for no clipping")
+        for name in ("backbone_lr_scale", "head_lr_scale"):
+            if not getattr(self, name) > 0:
+                raise bad(name, "must be > 0 (a multiplier of the scheduled rate)")
+        if not 0 < self.layer_decay <= 1:
+            raise bad("layer_decay", "must be in (0, 1] (1: no layer-wise decay)")
         if not self.sam_rho > 0:
             raise bad("sam_rho", "must be > 0")
         if self.precision not in PRECISIONS:
@@ -199,6 +231,12 @@ class TrainConfig:
             raise bad("select", f"must be one of {', '.join(SELECT)}")
         if self.select == "best" and (self.eval_every == 0 or self.keep_best == 0):
             raise bad("select", "'best' needs eval_every > 0 and keep_best > 0 (and dev data)")
+        if self.select == "average" and (self.eval_every == 0 or self.keep_best < 2):
+            raise bad("select", "'average' needs eval_every > 0 and keep_best >= 2 (and dev "
+                                "data)")
+        if self.patience and self.eval_every == 0:
+            raise bad("patience", "needs eval_every > 0 (and dev data): early stopping "
+                                  "watches the dev EER")
         if self.eval_max_seconds is not None and not self.eval_max_seconds > 0:
             raise bad("eval_max_seconds", "must be > 0, or None for whole files")
         if self.augment is not None and not isinstance(self.augment, str):
@@ -214,6 +252,14 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data copy (for checkpoints, run tables and logs)."""
         return dataclasses.asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """What a run id hashes: :meth:`to_dict` without the fields added after run ids
+        were first issued while they hold their defaults, so adding a setting never
+        changes the id (and the finished-run reuse) of runs that do not use it."""
+        defaults = {f.name: f.default for f in dataclasses.fields(self)}
+        return {k: v for k, v in self.to_dict().items()
+                if not (k in LATER_FIELDS and v == defaults[k])}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -250,6 +296,8 @@ class TrainResult:
         checkpoint_dir: where checkpoints were written (None: nowhere).
         resumed_from: the step the run resumed at (0: a fresh start).
         class_weights: the cross-entropy's class weights (None: unweighted).
+        early_stopped: the dev EER stopped improving for ``patience`` evaluations, so
+            the run ended before ``total_steps`` (it is finished all the same).
     """
 
     model: nn.Module
@@ -264,6 +312,7 @@ class TrainResult:
     checkpoint_dir: Path | None = None
     resumed_from: int = 0
     class_weights: list[float] | None = None
+    early_stopped: bool = False
 
     @property
     def steps_per_s(self) -> float:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -74,18 +75,58 @@ def class_weights(labels: Sequence[int], num_classes: int = 2) -> torch.Tensor:
     return counts.sum() / (num_classes * counts.to(torch.float32))
 
 
+BACKBONE_PREFIX = "backbone."
+_LAYER_RE = re.compile(r"^backbone\.encoder\.transformer\.layers\.(\d+)\.")
+
+
+def _backbone_depth(model: nn.Module) -> tuple[int, bool]:
+    """``(L, final_norm_last)``: the backbone's transformer layers, and whether its
+    ``transformer.layer_norm`` runs after them (pre-norm stacks) rather than before."""
+    transformer = getattr(getattr(getattr(model, "backbone", None), "encoder", None),
+                          "transformer", None)
+    if transformer is None:
+        return 0, False
+    return len(transformer.layers), not getattr(transformer, "layer_norm_first", True)
+
+
+def lr_scale_of(name: str, config: TrainConfig, depth: int, final_norm_last: bool) -> float:
+    """The multiplier of the scheduled rate for parameter ``name`` (see
+    :class:`TrainConfig`: ``backbone_lr_scale``, ``head_lr_scale``, ``layer_decay``)."""
+    if not name.startswith(BACKBONE_PREFIX):
+        return config.head_lr_scale
+    match = _LAYER_RE.match(name)
+    if match:
+        layer = int(match.group(1)) + 1
+    elif name.startswith("backbone.encoder.transformer.layer_norm.") and final_norm_last:
+        layer = depth + 1
+    else:  # feature extractor, feature projection, positional embedding, input norm
+        layer = 0
+    return config.backbone_lr_scale * config.layer_decay ** (depth + 1 - layer)
+
+
+def parameter_groups(model: nn.Module, config: TrainConfig) -> list[dict]:
+    """Optimizer parameter groups: by learning-rate scale and by weight decay (biases and
+    normalisation parameters get none). Each group carries ``lr_scale`` (the schedule
+    multiplies it) and ``part`` (``backbone`` or ``head``)."""
+    depth, final_norm_last = _backbone_depth(model)
+    groups: dict[tuple[str, float, bool], dict] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        part = "backbone" if name.startswith(BACKBONE_PREFIX) else "head"
+        scale = lr_scale_of(name, config, depth, final_norm_last)
+        for decays in (True, False):  # the decaying group of a (part, scale) comes first
+            groups.setdefault((part, scale, decays), {
+                "params": [], "weight_decay": config.weight_decay if decays else 0.0,
+                "lr_scale": scale, "part": part})
+        groups[(part, scale, param.ndim >= 2)]["params"].append(param)
+    return [g for g in groups.values() if g["params"]]
+
+
 def build_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer of ``config`` (wrapped in :class:`SAM` when ``config.sam``); biases
-    and normalisation parameters get no weight decay."""
-    decay, no_decay = [], []
-    for param in model.parameters():
-        if param.requires_grad:
-            (decay if param.ndim >= 2 else no_decay).append(param)
-    groups = [
-        {"params": decay, "weight_decay": config.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    groups = [g for g in groups if g["params"]]
+    """The optimizer of ``config`` (wrapped in :class:`SAM` when ``config.sam``) over
+    :func:`parameter_groups`; set each group's rate as ``lr * group["lr_scale"]``."""
+    groups = parameter_groups(model, config)
     if config.optimizer == "adamw":
         cls, kwargs = torch.optim.AdamW, {"lr": config.lr}
     elif config.optimizer == "adam":

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -14,21 +13,21 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from curate.errors import CurateError
 from curate.train import distributed as ddp
 from curate.train.data import (Batch, CropDataset, DynamicBatchSampler, EpochBatchSampler,
                                EpochPlan, PathType, ShardedBatchSampler, TrainData,
                                check_finite, collate, derive_seed)
-from curate.train.loop.checkpoint import (CheckpointFiles, check_resumable, read_checkpoint,
+from curate.train.loop.checkpoint import (CheckpointFiles, average_checkpoints,
+                                          check_resumable, no_improvement, read_checkpoint,
                                           save_training_state)
 from curate.train.loop.config import AugmentLogFn, ProgressFn, TrainConfig, TrainResult
 from curate.train.loop.optim import build_optimizer, class_weights, lr_at, resolve_device
 from curate.train.loop.rng import local_rng, set_rng_state
 from curate.train.loop.scoring import score_dev_eer
+from curate.train.loop.step import Stepper
 from curate.train.models import build_model, restore_kwargs
-from curate.train.sam import frozen_batchnorm_stats
 
 # The stream of derive_seed(seed, step, .) that keys a step's layer-drop draws.
 LAYER_DROP_STREAM = 7919
@@ -150,15 +149,6 @@ class _AugmentRecords:
             self.sink(int(epoch), pd.DataFrame({"utt_id": ids, "steps": steps}))
 
 
-def _micro_loss(net: nn.Module, x: torch.Tensor, lengths: torch.Tensor, y: torch.Tensor,
-                weights: torch.Tensor | None, scale: torch.Tensor, autocast: Any
-                ) -> torch.Tensor:
-    """This micro-batch's share of the global step loss: ``sum_i w_i ce_i * scale``."""
-    with autocast():
-        logits = net(x, lengths)
-    return F.cross_entropy(logits.float(), y, weight=weights, reduction="sum") * scale
-
-
 def train(
     config: TrainConfig,
     paths: Sequence[PathType] | TrainData,
@@ -219,8 +209,6 @@ def train(
     plan = _epoch_plan(config, data)
     steps_total = total_steps(config, data, ctx.world)
     weights = class_weights(data.labels).to(device) if config.class_weighting else None
-    autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) \
-        if config.precision == "bf16" else contextlib.nullcontext
     folder = Path(out_dir) / "checkpoints" if out_dir is not None else None
     ckpts = CheckpointFiles(folder, config.keep_last, config.keep_best)
     records = _AugmentRecords(augment_log if config.log_augmentation else None, data)
@@ -257,6 +245,11 @@ def train(
             net = nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None,
                 find_unused_parameters=bool(getattr(model, "may_skip_parameters", False)))
+        if config.compile:
+            net = torch.compile(net)
+        stepper = Stepper(model, net, optimizer, config, ctx, weights, device)
+        if resume and ckpts.last is not None and ckpts.last.is_file():
+            stepper.scaler.load_state_dict(extra.get("scaler"))
         sampler = ShardedBatchSampler(
             _batch_sampler(config, data, plan, ctx.world, steps_total * config.grad_accum,
                            start_batch=step * config.grad_accum),
@@ -270,27 +263,14 @@ def train(
             generator=torch.Generator().manual_seed(config.seed),
         )
         batches = iter(loader)
-
-        def forward_backward(micro: list[tuple], scale: torch.Tensor,
-                             sync: bool) -> torch.Tensor:
-            """Accumulate the gradients of one step's micro-batches (synchronised across
-            ranks at the last one when ``sync``); returns this rank's share of the step
-            loss, detached."""
-            total = torch.zeros((), device=device)
-            for k, (x, lengths, y) in enumerate(micro):
-                last = k == len(micro) - 1
-                with ddp.maybe_no_sync(net, not (sync and last)):
-                    loss = _micro_loss(net, x, lengths, y, weights, scale, autocast)
-                    loss.backward()
-                total += loss.detach()
-            return total / ctx.world
+        early_stopped = False
 
         while step < steps_total:
             lr = lr_at(step, base_lr=config.lr, warmup_steps=config.warmup_steps,
                        total_steps=steps_total, min_lr_ratio=config.min_lr_ratio,
                        schedule=config.schedule)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            for group in optimizer.param_groups:  # each part at its own multiple
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             if hasattr(model, "set_step_seed"):  # same layer drop in every pass and rank
                 model.set_step_seed(derive_seed(config.seed, step, LAYER_DROP_STREAM))
 
@@ -316,22 +296,7 @@ def train(
             # gradient of the mean loss over the whole step, as in one process.
             scale = ctx.world / ddp.all_reduce_sum(weight_sum, ctx)
 
-            if config.sam:
-                # Ascent with this rank's gradient (no sync), descent synchronised; the
-                # second pass leaves BatchNorm statistics alone.
-                step_loss = forward_backward(micro, scale, sync=False)
-                optimizer.first_step(zero_grad=True)
-                with frozen_batchnorm_stats(model):
-                    forward_backward(micro, scale, sync=True)
-                if config.grad_clip is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                optimizer.second_step(zero_grad=True)
-            else:
-                step_loss = forward_backward(micro, scale, sync=True)
-                if config.grad_clip is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
+            step_loss = stepper.step(micro, scale, step)
             step += 1
             pending.append(step_loss)
 
@@ -364,10 +329,18 @@ def train(
                 if ctx.is_main:
                     ckpts.add_best(eer, step, model, config, model_kwargs)
                 model.train()
+                early_stopped = step < steps_total and no_improvement(dev_eer, config.patience)
             if checkpoint_due:
                 records.flush(ctx)
                 save_training_state(ckpts, model, optimizer, config, model_kwargs, step,
-                                     losses, dev_eer, device, ctx, weights)
+                                     losses, dev_eer, device, ctx, weights,
+                                     scaler=stepper.scaler.state_dict())
+            if early_stopped:
+                records.flush(ctx)
+                save_training_state(ckpts, model, optimizer, config, model_kwargs, step,
+                                     losses, dev_eer, device, ctx, weights,
+                                     scaler=stepper.scaler.state_dict())
+                break
             if stop_at is not None and step >= stop_at:
                 break
         records.flush(ctx)
@@ -375,11 +348,15 @@ def train(
 
     if ctx.active:  # dev evaluation ran on rank 0; every rank ends with the same model
         ckpts.best, dev_eer = ddp.broadcast_object((ckpts.best, dev_eer), ctx)
-    if config.select == "best" and ckpts.best and step == steps_total:
+    finished = step == steps_total or early_stopped
+    if config.select == "best" and ckpts.best and finished:
         best_step = ckpts.best[0][1]
         if best_step != step:
             state = read_checkpoint(ckpts.best_path(best_step), map_location=device)
             model.load_state_dict(state["model"])
+    elif config.select == "average" and ckpts.best and finished:
+        model.load_state_dict(average_checkpoints(
+            [ckpts.best_path(s) for _, s in ckpts.best], map_location=device))
     model.eval()
     return TrainResult(
         model=model,
@@ -394,6 +371,7 @@ def train(
         checkpoint_dir=ckpts.folder,
         resumed_from=resumed_from,
         class_weights=None if weights is None else weights.cpu().tolist(),
+        early_stopped=early_stopped,
     )
 
 

@@ -101,19 +101,46 @@ def fairseq_to_torchaudio(state: dict[str, torch.Tensor],
     return out
 
 
-def read_fairseq(path: Path, trust: bool = False
-                 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
-    """``(arch, state dict in fairseq names)`` of a fairseq checkpoint file."""
-    blob = torch_load(path, trust)
+def fairseq_normalize(blob: dict[str, Any]) -> bool | None:
+    """Whether a fairseq checkpoint's task normalised waveforms (zero mean, unit variance
+    per utterance): ``cfg['task']['normalize']``, or ``args.normalize`` in old
+    checkpoints; a fine-tuned checkpoint's own task first, then the pretraining task in
+    ``w2v_args``. None when no config holds the key (fairseq's default is false)."""
+    cfg = blob.get("cfg")
+    if cfg is not None:
+        tasks = [config_field(cfg, "task")]
+        inner = config_field(config_field(cfg, "model"), "w2v_args")
+        tasks.append(config_field(inner, "task"))
+    else:
+        args = blob.get("args")
+        tasks = [args, config_field(args, "w2v_args")]
+    for task in tasks:
+        value = config_field(task, "normalize")
+        if value is not None:
+            return bool(value)
+    return None
+
+
+def fairseq_from_blob(blob: Any, where: str
+                      ) -> tuple[dict[str, Any], dict[str, torch.Tensor], bool | None]:
+    """``(arch, state dict in fairseq names, normalize)`` of a loaded fairseq checkpoint
+    (see :func:`fairseq_normalize`); ``where`` names it in errors."""
     if not isinstance(blob, dict) or "model" not in blob:
-        raise PretrainedError(f"{path} holds no 'model' state dict; expected {LAYOUT_HELP}")
+        raise PretrainedError(f"{where} holds no 'model' state dict; expected {LAYOUT_HELP}")
     cfg = blob.get("cfg")
     model_cfg = config_field(cfg, "model") if cfg is not None else blob.get("args")
     if model_cfg is None:
-        raise PretrainedError(f"{path} has no 'cfg' or 'args' describing the model; "
+        raise PretrainedError(f"{where} has no 'cfg' or 'args' describing the model; "
                               f"expected {LAYOUT_HELP}")
     # fine-tuned models keep the pretraining config in w2v_args
     inner = config_field(model_cfg, "w2v_args")
     if inner is not None:
         model_cfg = config_field(inner, "model", inner)
-    return fairseq_cfg_to_arch(model_cfg), blob["model"]
+    return fairseq_cfg_to_arch(model_cfg), blob["model"], fairseq_normalize(blob)
+
+
+def read_fairseq(path: Path, trust: bool = False
+                 ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``(arch, state dict in fairseq names)`` of a fairseq checkpoint file."""
+    arch, state, _ = fairseq_from_blob(torch_load(path, trust), str(path))
+    return arch, state

@@ -95,6 +95,26 @@ def hf_to_torchaudio(state: dict[str, torch.Tensor],
     return out
 
 
+def hf_normalize(folder: Path) -> bool | None:
+    """Whether a Hugging Face model folder's feature extractor normalises waveforms:
+    ``do_normalize`` of its ``preprocessor_config.json`` (zero mean, unit variance per
+    utterance; the extractor's default, true, when the file leaves the key out), or
+    None when the folder has no such file (the checkpoint does not say)."""
+    import json as _json
+
+    path = folder / "preprocessor_config.json"
+    if not path.is_file():
+        return None
+    try:
+        cfg = _json.loads(path.read_text())
+    except ValueError as exc:
+        raise PretrainedError(f"{path} is not valid JSON ({exc}); fix or remove it") from None
+    value = cfg.get("do_normalize", True) if isinstance(cfg, dict) else None
+    if not isinstance(value, bool):
+        raise PretrainedError(f"{path}: do_normalize must be true or false, got {value!r}")
+    return value
+
+
 def read_hf_folder(folder: Path, trust: bool = False
                    ) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """``(arch, state dict in HF names)`` of a Hugging Face model folder."""

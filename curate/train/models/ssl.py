@@ -8,9 +8,11 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from curate.train.models.fairseq_layout import fairseq_to_torchaudio
-from curate.train.models.functional import check_batch, masked_group_norm, masked_mean
+from curate.train.models.functional import (check_batch, lengths_to_mask, masked_group_norm,
+                                            masked_mean)
 from curate.train.models.hf_layout import hf_to_torchaudio
 from curate.train.models.pooling import POOLINGS, AttentivePooling
 from curate.train.models.pretrained import read_pretrained
@@ -18,6 +20,37 @@ from curate.train.models.registry import register_model
 from curate.train.models.ssl_arch import (_BASE, _DROPOUT_KEYS, _SHAPE_KEYS, PretrainedError,
                                           _norm, _plain_arch, _receptive_field, check_arch,
                                           ssl_arch)
+
+#: Added to the variance when normalising a waveform (Hugging Face's feature extractor's).
+NORMALIZE_EPS = 1e-7
+
+
+def normalize_waveform(x: torch.Tensor, lengths: torch.Tensor,
+                       eps: float = NORMALIZE_EPS) -> torch.Tensor:
+    """Zero mean and unit variance per row over its valid samples, as Hugging Face's
+    ``Wav2Vec2FeatureExtractor`` (``do_normalize`` with an attention mask) and fairseq's
+    ``normalize`` (a layer norm over the utterance) prepare the input of a model trained
+    that way. ``eps`` is Hugging Face's; fairseq's layer norm adds 1e-5, which differs
+    only for utterances whose variance is near 1e-5 (RMS around -50 dBFS) or below.
+
+    Args:
+        x: (batch, time) waveforms, padded after ``lengths[i]`` samples.
+        lengths: (batch,) valid samples per row (>= 1).
+        eps: added to the (biased) variance before the square root.
+
+    Returns:
+        (batch, time), x's dtype (statistics in float32 or better): row ``i`` is
+        ``(x[i, :n] - mean) / sqrt(var + eps)`` with ``n = lengths[i]``, then zeros (the
+        padding's values, even NaN or inf, play no part).
+    """
+    mask = lengths_to_mask(lengths, x.shape[1])
+    work = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+    count = lengths.clamp(min=1).to(work.dtype).unsqueeze(1)
+    zero = work.new_zeros(())
+    mean = torch.where(mask, work, zero).sum(dim=1, keepdim=True) / count
+    centred = torch.where(mask, work - mean, zero)
+    var = (centred * centred).sum(dim=1, keepdim=True) / count
+    return (centred * torch.rsqrt(var + eps)).to(x.dtype)
 
 
 class SSLDetector(nn.Module):
@@ -46,10 +79,22 @@ class SSLDetector(nn.Module):
         freeze_feature_extractor: keep the convolutional feature extractor fixed.
         trust_checkpoint: allow full unpickling of the pretrained file (trusted files
             only; needed for some old fairseq checkpoints).
+        normalize: normalise each waveform to zero mean and unit variance over its
+            valid samples (:func:`normalize_waveform`) before the backbone, as models
+            pretrained that way expect. None (the default): what the checkpoint says
+            (``do_normalize`` in a Hugging Face ``preprocessor_config.json``, fairseq's
+            ``task.normalize``), false without a checkpoint or where it does not say.
+            The resolved value is kept in :meth:`restore_kwargs`.
+        activation_checkpointing: in training (with gradients), recompute each encoder
+            layer's activations in the backward pass instead of keeping them
+            (``torch.utils.checkpoint``, non-reentrant, RNG state preserved so dropout
+            masks match): less memory for about one more forward of the encoder per
+            step. The gradients are the same as without it.
 
-    Padding: the convolutional feature extractor's group norm (base models) is computed
-    over each row's valid frames, and the encoder masks padded frames, so a row's
-    output does not depend on the padding after it. Masking of time steps (SpecAugment
+    Padding: waveform normalisation uses each row's valid samples, the convolutional
+    feature extractor's group norm (base models) is computed over each row's valid
+    frames, and the encoder masks padded frames, so a row's output does not depend on
+    the padding after it. Masking of time steps (SpecAugment
     style, from pretraining) is not applied.
 
     Shapes:
@@ -71,6 +116,8 @@ class SSLDetector(nn.Module):
         head_dropout: float = 0.0,
         freeze_feature_extractor: bool = False,
         trust_checkpoint: bool = False,
+        normalize: bool | None = None,
+        activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()
         from torchaudio.models import wav2vec2_model
@@ -88,10 +135,18 @@ class SSLDetector(nn.Module):
             raise ValueError(f"layer_drop must be in [0, 1), got {layer_drop}")
         if dropout is not None and not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1) or None, got {dropout}")
+        if normalize is not None and not isinstance(normalize, bool):
+            raise ValueError(f"normalize must be true, false or None (what the checkpoint "
+                             f"says), got {normalize!r}")
+        if not isinstance(activation_checkpointing, bool):
+            raise ValueError(f"activation_checkpointing must be true or false, got "
+                             f"{activation_checkpointing!r}")
         state = None
         ckpt_arch: dict[str, Any] = {}
+        ckpt_normalize: bool | None = None
         if pretrained:
-            ckpt_arch, raw, layout = read_pretrained(pretrained, trust_checkpoint)
+            ckpt_arch, raw, layout, ckpt_normalize = read_pretrained(pretrained,
+                                                                     trust_checkpoint)
             self.pretrained_layout = layout
         if arch == "auto":
             if not ckpt_arch:
@@ -153,12 +208,16 @@ class SSLDetector(nn.Module):
         if self.freeze_feature_extractor:
             for p in self.backbone.feature_extractor.parameters():
                 p.requires_grad_(False)
+        self.normalize = bool(ckpt_normalize) if normalize is None else normalize
+        self.activation_checkpointing = activation_checkpointing
         self._kwargs = dict(arch="custom", pretrained=None,
                             arch_config=_plain_arch(self.arch_config), layer_drop=layer_drop,
                             dropout=None, layers=layers, pooling=pooling,
                             attention_dim=attention_dim, head_hidden=head_hidden,
                             head_dropout=head_dropout,
-                            freeze_feature_extractor=freeze_feature_extractor)
+                            freeze_feature_extractor=freeze_feature_extractor,
+                            normalize=self.normalize,
+                            activation_checkpointing=activation_checkpointing)
         self.receptive_field = _receptive_field(self.arch_config["extractor_conv_layer_config"])
 
     @property
@@ -245,9 +304,12 @@ class SSLDetector(nn.Module):
         In training, layer drop skips each layer with probability ``layer_drop`` (a
         skipped layer passes its input on, as in fairseq and Hugging Face). The draws
         are made on the CPU (no device sync), keyed by :meth:`set_step_seed` when the
-        loop set it, else from torch's (locally seeded) CPU generator. The last output gets the final layer norm of a pre-norm
-        (large) transformer, which its full forward applies, so every parameter in the
-        path is used and ``layers = "last"`` equals the backbone's own forward.
+        loop set it, else from torch's (locally seeded) CPU generator. With
+        ``activation_checkpointing``, each layer that runs in training with gradients
+        is checkpointed (its activations recomputed in the backward pass). The last
+        output gets the final layer norm of a pre-norm (large) transformer, which its
+        full forward applies, so every parameter in the path is used and ``layers =
+        "last"`` equals the backbone's own forward.
         """
         encoder = self.backbone.encoder
         transformer = encoder.transformer
@@ -260,10 +322,17 @@ class SSLDetector(nn.Module):
             if self._step_seed is not None:
                 generator = torch.Generator().manual_seed(self._step_seed)
             skip = (torch.rand(len(layers), generator=generator) < self.layer_drop).tolist()
+        recompute = (self.activation_checkpointing and self.training
+                     and torch.is_grad_enabled())
         outputs = []
         position_bias = None
         for layer, skipped in zip(layers, skip):
-            if not skipped:
+            if skipped:
+                pass
+            elif recompute:
+                x, position_bias = checkpoint(layer, x, mask, position_bias=position_bias,
+                                              use_reentrant=False)
+            else:
                 x, position_bias = layer(x, mask, position_bias=position_bias)
             outputs.append(x)
         if not transformer.layer_norm_first:
@@ -272,8 +341,11 @@ class SSLDetector(nn.Module):
 
     def hidden(self, x: torch.Tensor, lengths: torch.Tensor | None = None
                ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Backbone output before pooling: (batch, frames, dim) and frame lengths."""
+        """Backbone output before pooling: (batch, frames, dim) and frame lengths (the
+        waveform normalised first where ``normalize``)."""
         lengths = check_batch(x, lengths)
+        if self.normalize:
+            x = normalize_waveform(x, lengths)
         feats, frames = self.features(x, lengths)
         outputs = self.layer_outputs(feats, frames)
         if self.layers == "weighted":
