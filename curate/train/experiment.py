@@ -139,6 +139,7 @@ class TrainSection:
     epochs: float = 0.0
     log_every: int = 10
     compile: bool = False
+    threads: int = 0
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ _KEY_OF = {
     "select": "checkpoint.select", "patience": "checkpoint.patience",
     "backbone_lr_scale": "optim.backbone_lr_scale", "head_lr_scale": "optim.head_lr_scale",
     "layer_decay": "optim.layer_decay", "freeze_backbone_steps": "optim.freeze_backbone_steps",
-    "compile": "train.compile", "seed": "seed", "device": "device",
+    "compile": "train.compile", "threads": "train.threads", "seed": "seed", "device": "device",
     "precision": "precision", "augment": "augment", "log_augmentation": "log_augmentation",
 }
 
@@ -221,6 +222,7 @@ class Experiment:
             grad_clip=o.grad_clip or None, backbone_lr_scale=o.backbone_lr_scale,
             head_lr_scale=o.head_lr_scale, layer_decay=o.layer_decay,
             freeze_backbone_steps=o.freeze_backbone_steps, compile=t.compile,
+            threads=t.threads,
             patience=c.patience, sam=self.sam.enabled, sam_rho=self.sam.rho,
             sam_adaptive=self.sam.adaptive, precision=self.precision, seed=self.seed,
             device=self.device, num_workers=d.num_workers, sampler=d.sampler,

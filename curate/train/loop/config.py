@@ -28,7 +28,7 @@ SELECT = ("last", "best", "average")
 
 # Fields added after run ids were first issued (see TrainConfig.identity).
 LATER_FIELDS = ("backbone_lr_scale", "head_lr_scale", "layer_decay", "freeze_backbone_steps",
-                "compile", "patience")
+                "compile", "patience", "threads")
 
 
 ProgressFn = Callable[[int, int, float], None]
@@ -96,6 +96,9 @@ class TrainConfig:
         seed: seeds model initialisation, dropout, data order, crops and augmentation.
         device: "auto" (CUDA if available, else CPU), "cpu", "cuda" or "cuda:N".
         num_workers: DataLoader worker processes (0 = decode in the main process).
+        threads: torch intra-op CPU threads while training and scoring (0: leave torch's
+            setting). Float reductions can differ in their last bits with the number of
+            threads, so a run that must reproduce on any machine pins it (the demo: 1).
         checkpoint_every: write ``checkpoints/last.pt`` every this many steps (0: only at
             the end); ``keep_last`` > 1 also keeps that many ``step-N.pt`` copies.
         eval_every: score the dev set every this many steps (0: never); ``keep_best``
@@ -142,6 +145,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     num_workers: int = 0
+    threads: int = 0
     sampler: str = "natural"
     sampler_by: str = "corpus"
     temperature: float = 1.0
@@ -182,7 +186,7 @@ class TrainConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be an integer >= 1")
         for name in ("warmup_steps", "num_workers", "seed", "checkpoint_every", "eval_every",
-                     "keep_best", "freeze_backbone_steps", "patience"):
+                     "keep_best", "freeze_backbone_steps", "patience", "threads"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise bad(name, "must be an integer >= 0")

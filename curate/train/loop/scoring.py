@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from curate.threads import torch_threads
 from curate.train import distributed as ddp
 from curate.train.data import CropDataset, PathType, TrainData, check_finite, collate
 from curate.train.loop.config import TrainConfig
@@ -30,10 +31,11 @@ def score_shared(model: nn.Module, paths: Sequence[PathType], config: TrainConfi
     ctx = ctx or ddp.context()
     index = np.arange(ctx.rank, len(paths), ctx.world)
     d = None if durations is None else np.asarray(durations, dtype=np.float64)[index]
-    part = score(model, [paths[i] for i in index], sample_rate=config.sample_rate,
-                 max_seconds=config.eval_max_seconds, batch_size=config.eval_batch_size,
-                 device=device, num_workers=config.num_workers, precision=config.precision,
-                 durations=d)
+    with torch_threads(config.threads or None):
+        part = score(model, [paths[i] for i in index], sample_rate=config.sample_rate,
+                     max_seconds=config.eval_max_seconds, batch_size=config.eval_batch_size,
+                     device=device, num_workers=config.num_workers,
+                     precision=config.precision, durations=d)
     out = np.empty(len(paths), dtype=np.float64)
     for idx, values in ddp.gather_objects((index, part), ctx):
         out[idx] = values

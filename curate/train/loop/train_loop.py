@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from curate.errors import CurateError
+from curate.threads import torch_threads
 from curate.train import distributed as ddp
 from curate.train.data import (Batch, CropDataset, DynamicBatchSampler, EpochBatchSampler,
                                EpochPlan, PathType, ShardedBatchSampler, TrainData,
@@ -188,6 +189,26 @@ def train(
     Returns:
         :class:`TrainResult` with the model in eval mode.
     """
+    with torch_threads(config.threads or None):
+        return _train(config, paths, labels, dev=dev, out_dir=out_dir, resume=resume,
+                      stop_at=stop_at, progress=progress, augment_log=augment_log,
+                      chain=chain)
+
+
+def _train(
+    config: TrainConfig,
+    paths: Sequence[PathType] | TrainData,
+    labels: Sequence[Any] | None = None,
+    *,
+    dev: TrainData | tuple[Sequence[PathType], Sequence[Any]] | None = None,
+    out_dir: PathType | None = None,
+    resume: bool = False,
+    stop_at: int | None = None,
+    progress: ProgressFn | None = None,
+    augment_log: AugmentLogFn | None = None,
+    chain: Any = None,
+) -> TrainResult:
+    """The body of :func:`train` (with the run's torch threads already set)."""
     data = _as_data(paths, labels)
     _check_labels(data.labels)
     ctx = ddp.context()
