@@ -187,7 +187,8 @@ def test_device_stage_probability_determinism_and_replay(tmp_path):
     y, applied = chain.device_stage(x, lengths, batch_generator(0, 1, 7))
     y2, applied2 = chain.device_stage(x, lengths, batch_generator(0, 1, 7))
     assert torch.equal(y, y2) and applied == applied2
-    json.dumps(applied)
+    assert len(applied) == 16
+    json.dumps(applied.to_list())
     boosted = [i for i, steps in enumerate(applied) if steps and steps[0]["step"] == "rawboost"]
     assert 0 < len(boosted) < 16
     assert all(steps[-1]["step"] == "g711" for steps in applied)
@@ -425,3 +426,15 @@ def test_write_augment_log_and_ask_which_utterances_got_mp3(tmp_path):
         assert utterances_with_step(catalog, "run-1", "codec", epoch=3) == []
         with pytest.raises(ValueError, match="steps"):
             write_augment_log(catalog, "run-1", 2, pd.DataFrame({"utt_id": ["a"]}))
+
+
+def test_rawboost_step_takes_the_published_names(tmp_path):
+    chain = _chain(tmp_path, '[[step]]\nname = "rawboost"\nalgo = 7\nP = 30\nSNRmin = 5\n'
+                             'snr_max = 6\n')
+    step = chain.device_steps[0].runner.transform
+    assert isinstance(step, rawboost.RawBoostStep)
+    assert (step.algo, step.p, step.snr_min, step.snr_max) == (7, 30, 5, 6)
+    x = torch.from_numpy(np.stack([_speech(4000), _speech(4000, 1)]))
+    y, applied = chain.device_stage(x, None, torch.Generator().manual_seed(0))
+    assert all(5 <= row[0]["params"]["ssi"]["snr_db"] < 6 for row in applied)
+    assert all(row[0]["params"]["isd"]["beta_pct"] < 30 for row in applied)

@@ -182,3 +182,15 @@ def test_cuda_matches_cpu():
         cpu = step.apply(x, lengths, params)
         gpu = step.apply(x.cuda(), lengths.cuda(), params).cpu()
         torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=0, msg=name)
+
+
+def test_packet_loss_draws_from_the_shared_counter_generator():
+    from curate.augment.channel import PACKET_LOSS_STREAM
+    from curate.augment.counter_rng import uniform_frames
+
+    x = torch.ones(2, 1600)
+    y = packet_loss(x, None, SR, 10, [0.5, 0.2], torch.tensor([7, 8]))
+    u = uniform_frames(torch.tensor([7, 8]), 10, PACKET_LOSS_STREAM)
+    lost = (y.reshape(2, 10, 160) == 0).all(dim=-1)
+    assert torch.equal(lost, u < torch.tensor([[0.5], [0.2]], dtype=torch.float64))
+    assert 0 < int(lost.sum()) < 20

@@ -381,3 +381,45 @@ def test_figures_render_small_pngs(tmp_path):
     assert [p.name for p in paths] == ["rawboost_algo3.png", "rawboost_algo5.png"]
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size < 150_000
                for p in paths)
+
+
+# --------------------------------------------------- bounds known on the host, counter RNG
+
+def test_filter_width_is_the_settings_bound_and_replays_exactly():
+    x, lengths, gen = _batch(seed=91, rows=3)
+    y, params = rb.rawboost(x, lengths, 6, gen, max_coeff=40)
+    assert params.max_taps == 41 and params.max_beta_pct is None
+    items = params.to_list()
+    assert {item["max_taps"] for item in items} == {41}
+    torch.testing.assert_close(rb.apply(x, lengths, items), y, rtol=0, atol=0)
+    # items logged without it (before it existed) replay with their largest tap count:
+    # another FFT geometry, the same result up to float rounding
+    for item in items:
+        del item["max_taps"]
+    again = rb.apply(x, lengths, items)
+    torch.testing.assert_close(again, y, rtol=0, atol=2e-6 * float(y.abs().max()))
+    # ISD positions do not depend on the draw budget as long as it bounds every beta
+    p2 = rb.sample_params(3, 2, torch.Generator().manual_seed(5), p=30)
+    assert p2.max_beta_pct == 30
+    wide = rb.apply(x, lengths, p2)
+    p2.max_beta_pct = float(p2.isd_beta.max())
+    torch.testing.assert_close(rb.apply(x, lengths, p2), wide, rtol=0, atol=0)
+
+
+def test_the_counter_generator_keeps_its_stream():
+    """Logged seeds replay forever only if the hash never changes: pinned words."""
+    from curate.augment.counter_rng import hash_words, normal
+
+    seed = torch.tensor([12345, 2 ** 62 - 1])
+    assert hash_words(seed, (0, 3), 4).tolist() == [
+        [[3133488203, 3964080843, 162399807, 1580085380],
+         [2304743005, 934967761, 803814940, 465226439]],
+        [[2914332599, 2593334523, 482639347, 4241355303],
+         [4146180103, 1076972080, 2121985657, 3297888379]]]
+    # the CPU path hashes in chunks: any chunking gives the same words
+    long = hash_words(seed, (1,), 300_000)
+    assert torch.equal(hash_words(seed, (1,), 1000), long[:, :, :1000])   # a prefix
+    assert torch.equal(hash_words(seed[1:], (1,), 300_000), long[1:])     # other chunks
+    noise = normal(torch.tensor([7] * 4), 64_001, torch.float64, torch.device("cpu"))
+    assert torch.equal(noise[0], noise[3])
+    assert abs(float(noise.mean())) < 0.02 and abs(float(noise.std()) - 1) < 0.02

@@ -31,7 +31,7 @@ def check_batch(x: Tensor, lengths: Optional[Tensor]) -> tuple[Tensor, Tensor]:
             if batch and bool(((lengths < 0) | (lengths > time)).any()):
                 raise ValueError(f"lengths must lie in [0, {time}] (the time axis of x), "
                                  f"got {lengths.tolist()}")
-            lengths = lengths.to(x.device)
+            lengths = lengths.to(x.device, non_blocking=True)   # does not wait for x's device
         else:  # checking values on an accelerator would wait for it; clamp instead
             lengths = lengths.to(x.device).clamp(0, time)
     return x, lengths

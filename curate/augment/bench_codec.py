@@ -124,7 +124,7 @@ def bench_codec(device: str = "cpu", batch: int = 32, seconds: float = 4.0, *,
         tensor: dict[str, Any] = {}
         for name, extra in settings.items():
             step = TENSOR_STEPS[name](sample_rate=sample_rate, **extra)
-            generator = torch.Generator().manual_seed(seed)
+            generator = torch.Generator(device=dev).manual_seed(seed)   # draws on the device
 
             def call(step=step, generator=generator) -> None:
                 params = step.sample_params(batch, generator)

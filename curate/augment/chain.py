@@ -29,12 +29,18 @@ what training sees.
 
 **Randomness.** ``p`` (default 1) is the probability that a step touches an utterance,
 drawn per utterance: from ``rng`` (a ``numpy.random.Generator``) in the CPU stage and
-from ``generator`` (a ``torch.Generator``; a CPU one is cheapest) in the device stage.
-Every step draws its parameters from the same source, so a chain, a seed and the order
-of calls give the same output; :func:`utterance_rng` and :func:`batch_generator`
-derive those sources from ``(seed, epoch, index)``. Each utterance's applied steps are
-returned as ``[{"step": name, "params": {...}}]`` (plain JSON data) for the
-``augment_log`` table (:func:`curate.augment.log.write_augment_log`).
+from ``generator`` (a ``torch.Generator``, best on the training device) in the device
+stage. Every step draws its parameters from the same source, so a chain, a seed and
+the order of calls give the same output; :func:`utterance_rng` and
+:func:`batch_generator` derive those sources from ``(seed, epoch, index)``. Each
+utterance's applied steps are returned as ``[{"step": name, "params": {...}}]`` (plain
+JSON data) for the ``augment_log`` table (:func:`curate.augment.log.write_augment_log`).
+
+**No host round trips in the device stage.** Device steps draw their parameters for
+every row as tensors on the generator's device, run on the whole batch and keep their
+result where ``u < p`` (``torch.where``); nothing is read back to the host. The log
+(:class:`AppliedSteps`) is copied to the host in one transfer when it is first read,
+and never when augmentation is not logged.
 """
 
 from __future__ import annotations
@@ -45,9 +51,10 @@ import json
 import math
 import random
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -56,8 +63,8 @@ from torch import Tensor
 from curate.errors import CurateError
 from curate.tomlfile import read_toml
 
-__all__ = ["ChainError", "Step", "Chain", "load_chain", "parse_chain", "utterance_rng",
-           "batch_generator", "STEP_NAMES", "jsonable"]
+__all__ = ["ChainError", "Step", "Chain", "AppliedSteps", "load_chain", "parse_chain",
+           "utterance_rng", "batch_generator", "STEP_NAMES", "jsonable"]
 
 CPU_STEPS = ("codec", "preset")
 DEVICE_STEPS = ("rawboost", "g711", "telephone", "bandlimit", "bit_depth", "downsample",
@@ -124,41 +131,87 @@ def batch_generator(seed: int, epoch: int, step: Any, device: str | torch.device
 
 
 class _TensorRunner:
-    """A tensor step: ``draw(n, generator) -> (params, plain rows)``, ``apply``."""
+    """A tensor step (RawBoost, G.711, a channel simulation, the neural codec):
+    ``draw(n, generator) -> params`` (tensors on the generator's device, or plain dicts
+    for steps without randomness) and ``apply(x, lengths, params)``."""
 
     def __init__(self, transform: Any) -> None:
         self.transform = transform
 
-    def draw(self, n: int, generator: torch.Generator) -> tuple[Any, list[dict]]:
-        params = self.transform.sample_params(n, generator)
-        return params, [jsonable(p) for p in params]
+    def draw(self, n: int, generator: torch.Generator) -> Any:
+        return self.transform.sample_params(n, generator)
 
     def apply(self, x: Tensor, lengths: Tensor, params: Any) -> Tensor:
         return self.transform.apply(x, lengths, params)
 
 
-class _RawBoostRunner:
-    def __init__(self, algo: int, sample_rate: int, settings: Mapping[str, Any]) -> None:
-        from curate.augment import rawboost
+def _rows(params: Any, host: Optional[Mapping[str, np.ndarray]] = None,
+          index: Optional[Sequence[int]] = None) -> list[Any]:
+    """A step's plain per-item rows (JSON data); tensor params from ``host`` (default:
+    copied to the host now, in one transfer)."""
+    from curate.augment.drawn import plain_rows
 
-        self.algo = int(algo)
-        self.sample_rate = int(sample_rate)
-        self.settings = dict(settings)
-        # validate now (raises ValueError naming the parameter)
-        rawboost.sample_params(0, self.algo, torch.Generator(), self.sample_rate,
-                               **self.settings)
+    return [jsonable(row) for row in plain_rows(params, host, index)]
 
-    def draw(self, n: int, generator: torch.Generator) -> tuple[Any, list[dict]]:
-        from curate.augment import rawboost
 
-        params = rawboost.sample_params(n, self.algo, generator, self.sample_rate,
-                                        **self.settings)
-        return params, [jsonable(item) for item in params.to_list()]
+class AppliedSteps(Sequence):
+    """The device stage's log of a batch: ``applied[i]`` is the list of
+    ``{"step": name, "params": {...}}`` that ran on row ``i``.
 
-    def apply(self, x: Tensor, lengths: Tensor, params: Any) -> Tensor:
-        from curate.augment import rawboost
+    Built lazily: the device stage keeps the drawn tensors and which rows each step
+    touched, and nothing is copied to the host until the log is read. The first read
+    copies all of it in **one transfer** (:func:`curate.augment.drawn.to_host`) and
+    makes the plain rows; a log that is never read (augmentation logging off) costs
+    nothing. Compares equal to another log or list with the same rows;
+    :meth:`to_list` gives a plain list (for ``json.dumps``).
+    """
 
-        return rawboost.apply(x, lengths, params)
+    def __init__(self, batch: int, drawn: Sequence[tuple[str, Tensor, Any]]) -> None:
+        self._batch = batch
+        self._drawn = list(drawn)       # (step name, chosen rows (bool), params)
+        self._plain: Optional[list[list[dict]]] = None
+
+    def __len__(self) -> int:
+        return self._batch
+
+    def __getitem__(self, i: Any) -> Any:
+        return self.to_list()[i]
+
+    def __iter__(self) -> Any:
+        return iter(self.to_list())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, (str, bytes)):
+            return self.to_list() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        state = "read" if self._plain is not None else "not read"
+        return f"AppliedSteps({self._batch} rows, {len(self._drawn)} steps, {state})"
+
+    def to_list(self) -> list[list[dict]]:
+        """The rows as plain lists (copied to the host on the first call, in one transfer)."""
+        if self._plain is None:
+            from curate.augment.drawn import to_host
+
+            tensors: dict[str, Tensor] = {}
+            for k, (_, chosen, params) in enumerate(self._drawn):
+                tensors[f"{k}/chosen"] = chosen
+                if hasattr(params, "tensors"):
+                    tensors.update({f"{k}/{key}": t for key, t in params.tensors().items()})
+            host = to_host(tensors)
+            plain: list[list[dict]] = [[] for _ in range(self._batch)]
+            for k, (name, _, params) in enumerate(self._drawn):
+                prefix = f"{k}/"
+                own = {key[len(prefix):]: v for key, v in host.items() if key.startswith(prefix)}
+                rows = np.flatnonzero(own.pop("chosen")).tolist()
+                for row, item in zip(rows, _rows(params, own, rows)):
+                    plain[row].append({"step": name, "params": item})
+            self._plain = plain
+            self._drawn = []
+        return self._plain
 
 
 class _CodecRunner:
@@ -323,8 +376,10 @@ class Step:
 
     def run_tensor(self, x: Tensor, lengths: Tensor, generator: torch.Generator,
                    ) -> tuple[Tensor, list[dict]]:
-        params, plain = self.runner.draw(x.shape[0], generator)
-        return self.runner.apply(x, lengths, params), plain
+        """Draw and apply the step on every row; returns its plain rows too (one
+        transfer: for the CPU stage, where the rows are wanted at once)."""
+        params = self.runner.draw(x.shape[0], generator)
+        return self.runner.apply(x, lengths, params), _rows(params)
 
 
 @dataclass(frozen=True, eq=False)
@@ -400,8 +455,15 @@ class Chain:
         return y, applied
 
     def device_stage(self, x: Tensor, lengths: Optional[Tensor], generator: torch.Generator
-                     ) -> tuple[Tensor, list[list[dict]]]:
-        """Run the device steps on a batch (on the training device).
+                     ) -> tuple[Tensor, AppliedSteps]:
+        """Run the device steps on a batch (on the training device), with no host round
+        trip.
+
+        Each step draws ``u ~ U[0, 1)`` per row, then its parameters for every row (as
+        tensors on the generator's device), applies them to the whole batch and keeps
+        the result on the rows with ``u < p`` (``torch.where``): no value is read back
+        and no Python loop runs over rows. Use a generator on ``x``'s device (as the
+        training loop does) and nothing crosses between host and device.
 
         Args:
             x: float ``(batch, time)`` at the chain's rate, any device.
@@ -410,26 +472,25 @@ class Chain:
 
         Returns:
             ``(y, applied)``: ``y`` like ``x``; ``applied[i]`` the steps that ran on row
-            ``i`` with their params.
+            ``i`` with their params, an :class:`AppliedSteps` copied to the host in one
+            transfer when first read (never, when augmentation is not logged).
         """
         from curate.augment.batch import check_batch
 
         x, lengths = check_batch(x, lengths)
         batch = x.shape[0]
-        applied: list[list[dict]] = [[] for _ in range(batch)]
+        drawn = []
         for step in self.device_steps:
             u = torch.rand(batch, generator=generator, device=generator.device,
                            dtype=torch.float64)
-            rows = torch.nonzero(u.cpu() < step.p).flatten()
-            if rows.numel() == 0:
+            if step.p <= 0 or batch == 0:
                 continue
-            index = rows.to(x.device)
-            y, plain = step.run_tensor(x.index_select(0, index), lengths.index_select(0, index),
-                                       generator)
-            x = x.index_copy(0, index, y.to(x.dtype))
-            for row, params in zip(rows.tolist(), plain):
-                applied[row].append({"step": step.name, "params": params})
-        return x, applied
+            params = step.runner.draw(batch, generator)
+            y = step.runner.apply(x, lengths, params).to(x.dtype)
+            chosen = (u < step.p).to(x.device, non_blocking=True)
+            x = torch.where(chosen[:, None], y, x)
+            drawn.append((step.name, chosen, params))
+        return x, AppliedSteps(batch, drawn)
 
     def apply_offline(self, x: np.ndarray, sample_rate: int, rng: np.random.Generator,
                       generator: torch.Generator) -> tuple[np.ndarray, list[dict]]:
@@ -439,7 +500,7 @@ class Chain:
             t, rows = self.device_stage(torch.from_numpy(np.ascontiguousarray(y))[None],
                                         torch.tensor([len(y)]), generator)
             y = t[0].numpy()
-            applied = applied + rows[0]
+            applied = applied + list(rows[0])
         return np.asarray(y, dtype=np.float32), applied
 
     def describe(self) -> list[str]:
@@ -490,17 +551,17 @@ def _build(name: str, settings: dict[str, Any], sample_rate: int, where: str,
                   for k, v in settings.items()}
         return _TensorRunner(cls(sample_rate=sample_rate, **values))
     if name == "rawboost":
-        from curate.augment.rawboost import _ALIASES, RawBoostSettings
+        from curate.augment.rawboost import ALIASES, RawBoostSettings, RawBoostStep
 
         allowed = ["algo", "sample_rate"] + [f for f in RawBoostSettings.__dataclass_fields__
-                                             if f != "p"] + list(_ALIASES)
+                                             if f != "p"] + list(ALIASES)
         _check_keys(where, settings, allowed)
         values = dict(settings)
         algo = values.pop("algo", 5)
         if values.pop("sample_rate", sample_rate) != sample_rate:
             raise ChainError(f"{where}: sample_rate differs from the chain's {sample_rate} Hz; "
                              "leave it out (the chain's rate applies to every step)")
-        return _RawBoostRunner(algo, sample_rate, values)
+        return _TensorRunner(RawBoostStep.from_settings(algo, sample_rate, **values))
     if name == "neural_codec":
         _check_keys(where, settings, [k for k in NeuralCodecStep.keys() if k != "sample_rate"])
         values = dict(settings)

@@ -121,15 +121,21 @@ def encode_table(law: str) -> np.ndarray:
 _TABLES: dict[tuple[str, str, torch.device], Tensor] = {}
 
 
+def _upload(array: np.ndarray, device: torch.device) -> Tensor:
+    """A host table on ``device``, once per device; the copy does not wait for the
+    device (a pageable source is staged at once)."""
+    return torch.from_numpy(array).to(device, non_blocking=True)
+
+
 def _table(kind: str, law: str, device: torch.device) -> Tensor:
     key = (kind, law, device)
     table = _TABLES.get(key)
     if table is None:
         if kind == "encode":
-            table = torch.from_numpy(encode_table(law).astype(np.int64)).to(device)
+            table = _upload(encode_table(law).astype(np.int64), device)
         else:
             source = alaw_decode_table() if law == "a" else mulaw_decode_table()
-            table = torch.from_numpy(source.astype(np.float32) / 32768.0).to(device)
+            table = _upload(source.astype(np.float32) / 32768.0, device)
         _TABLES[key] = table
     return table
 
@@ -198,12 +204,12 @@ def _roundtrip_table(device: torch.device) -> Tensor:
     table = _ROUNDTRIP.get(device)
     if table is None:
         parts = [mulaw_decode_table()[encode_table("mu")], alaw_decode_table()[encode_table("a")]]
-        table = torch.from_numpy(np.concatenate(parts).astype(np.float32) / 32768.0).to(device)
+        table = _upload(np.concatenate(parts).astype(np.float32) / 32768.0, device)
         _ROUNDTRIP[device] = table
     return table
 
 
-def g711(x: Tensor, law: Union[str, Sequence[str]] = "mu",
+def g711(x: Tensor, law: Union[str, Sequence[str], Tensor] = "mu",
          lengths: Optional[Tensor] = None) -> Tensor:
     """G.711 encode + decode of a batch: the quantisation a G.711 link adds.
 
@@ -214,7 +220,9 @@ def g711(x: Tensor, law: Union[str, Sequence[str]] = "mu",
     Args:
         x: float waveforms ``(batch, time)`` (or any shape with a single ``law``) in
             [-1, 1); values outside are clipped to 16-bit full scale.
-        law: "mu" or "a", or one law per row.
+        law: "mu" or "a", or one law per row: a list of them, or a tensor ``(batch,)``
+            on ``x``'s device, bool or int, true / nonzero for A-law (the device stage's
+            draws: nothing is read back).
         lengths: valid samples per row, int ``(batch,)``; samples past a row's length
             come back as zeros. None: all.
 
@@ -223,21 +231,30 @@ def g711(x: Tensor, law: Union[str, Sequence[str]] = "mu",
     """
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise ValueError("x must be a float tensor of samples in [-1, 1)")
-    laws = _laws_per_row(law, x.shape[0] if x.ndim else 0)
+    rows = x.shape[0] if x.ndim else 0
+    if isinstance(law, Tensor):
+        if law.shape != (rows,) or law.is_floating_point() or law.is_complex():
+            raise ValueError(f"law as a tensor must be bool or int of shape ({rows},) "
+                             f"(true / nonzero: A-law), got {law.dtype} of shape "
+                             f"{tuple(law.shape)}")
+        is_a = law.to(x.device, non_blocking=True) != 0
+    else:
+        laws = _laws_per_row(law, rows)
+        is_a = laws == "a" if isinstance(laws, str) else \
+            torch.tensor([v == "a" for v in laws]).to(x.device, non_blocking=True)
     # (round(x * 32768) clipped + 32768) >> 2, exactly, in float32 arithmetic
     index = torch.round(x.to(torch.float32) * 32768.0).clamp_(-32768, 32767) \
         .add_(32768.0).mul_(0.25).floor_()
-    if isinstance(laws, str):
-        if laws == "a":
+    if isinstance(is_a, bool):
+        if is_a:
             index.add_(16384.0)
     else:
-        offset = torch.tensor([16384.0 if v == "a" else 0.0 for v in laws], device=x.device)
-        index.add_(offset.reshape((-1,) + (1,) * (x.ndim - 1)))
+        index.add_((is_a.to(torch.float32) * 16384.0).reshape((-1,) + (1,) * (x.ndim - 1)))
     y = torch.take(_roundtrip_table(x.device), index.to(torch.int64)).to(x.dtype)
     if lengths is not None:
         if x.ndim != 2:
             raise ValueError("lengths needs x of shape (batch, time)")
-        lengths = torch.as_tensor(lengths, device=x.device)
+        lengths = torch.as_tensor(lengths).to(x.device, non_blocking=True)
         keep = torch.arange(x.shape[-1], device=x.device) < lengths[:, None]
         y = torch.where(keep, y, torch.zeros((), dtype=y.dtype, device=y.device))
     return y
