@@ -95,7 +95,7 @@ def bench_rawboost(algo: int = 5, batch: int = 32, seconds: float = 4.0, device:
     times, ref_time = [], 0.0
     with torch_threads(threads) as used_threads:
         x = x_cpu.to(where)
-        draws = torch.Generator().manual_seed(seed + 1)
+        draws = torch.Generator(device=where).manual_seed(seed + 1)
         for _ in range(warmup):
             rawboost(x, None, algo, draws, sample_rate)
         _synchronise(where)

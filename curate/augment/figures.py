@@ -1,13 +1,13 @@
 """Before/after spectrograms of RawBoost, one PNG per algorithm (for docs/augmentation.md).
 
-``python -c "from curate.augment.figures import rawboost_figures; rawboost_figures('docs/img')"``
-writes ``docs/img/rawboost_algo{1..8}.png``.
+``python docs/figures.py docs/img`` writes ``docs/img/rawboost_algo{1..8}.png`` (and the
+other augmentation figures) from a spoken sentence.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Iterable, Union
 
 import matplotlib
 
@@ -19,32 +19,11 @@ from scipy import signal  # noqa: E402
 
 from curate.augment.rawboost import ALGORITHMS, rawboost  # noqa: E402
 
-__all__ = ["rawboost_figures", "example_utterance"]
+__all__ = ["rawboost_figures"]
 
 _NAMES = {1: "LnL convolutive", 2: "ISD impulsive", 3: "SSI coloured additive",
           4: "LnL + ISD + SSI", 5: "LnL + ISD", 6: "LnL + SSI", 7: "ISD + SSI",
           8: "LnL(x) + ISD(x) in parallel"}
-
-
-def example_utterance(sample_rate: int = 16000, seconds: float = 2.5) -> np.ndarray:
-    """A short English sentence from espeak-ng, float32 ``(time,)`` with peak 0.5.
-
-    Falls back to a synthetic voiced signal (harmonics of a moving pitch with syllable
-    envelopes) where espeak-ng cannot be loaded.
-    """
-    n = int(seconds * sample_rate)
-    try:
-        from curate.demo.espeak import synthesize
-
-        x = synthesize("Genuine speech, or a clever fake? Listen closely.", "en",
-                       sample_rate=sample_rate, seed=0)
-    except (RuntimeError, OSError, ImportError):
-        t = np.arange(n) / sample_rate
-        phase = 2 * np.pi * np.cumsum(130 + 30 * np.sin(2 * np.pi * 0.7 * t)) / sample_rate
-        voiced = sum(np.sin(k * phase) / k for k in range(1, 30))
-        x = voiced * np.clip(np.sin(2 * np.pi * 2.2 * t), 0, None) ** 2
-    x = np.asarray(x[:n], dtype=np.float32)
-    return 0.5 * x / max(float(np.abs(x).max()), 1e-9)
 
 
 def _spectrogram_db(x: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -75,9 +54,9 @@ def _save_small_png(fig, path: Path, dpi: int, colors: int = 64) -> None:
     image.save(path, optimize=True)
 
 
-def rawboost_figures(out_dir: Union[str, Path], *, algos: Iterable[int] = ALGORITHMS,
-                     seed: int = 0, sample_rate: int = 16000, dpi: int = 80,
-                     x: Optional[np.ndarray] = None) -> list[Path]:
+def rawboost_figures(out_dir: Union[str, Path], x: np.ndarray, *,
+                     algos: Iterable[int] = ALGORITHMS, seed: int = 0,
+                     sample_rate: int = 16000, dpi: int = 80) -> list[Path]:
     """Render before/after spectrograms of each RawBoost algorithm to PNGs.
 
     Args:
@@ -86,15 +65,14 @@ def rawboost_figures(out_dir: Union[str, Path], *, algos: Iterable[int] = ALGORI
         seed: seed of the ``torch.Generator`` each algorithm draws from.
         sample_rate: Hz.
         dpi: resolution of the PNGs.
-        x: the utterance, float ``(time,)`` at ``sample_rate``; default
-            :func:`example_utterance`.
+        x: the utterance, float ``(time,)`` at ``sample_rate``.
 
     Returns:
         The written paths.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    x = example_utterance(sample_rate) if x is None else np.asarray(x, dtype=np.float32)
+    x = np.asarray(x, dtype=np.float32)
     f, t, before = _spectrogram_db(x, sample_rate)
     top = float(before.max())
     written = []
