@@ -15,6 +15,7 @@ import typer
 from curate.cli import (  # noqa: F401  (registers the commands, in help order)
     catalog_commands, selection_commands, demo_command, bench_commands, augment_command,
     run_commands,
+    shard_command,
 )
 from curate.catalog.db import damaged_catalog_error
 from curate.cli.common import app, print_error

@@ -17,6 +17,8 @@
     test = ["test"]            # eval sets scored at the end
     eval = []                  # more eval sets: "SELECTION:SPLIT" or a whole "SELECTION"
     sampler = "balanced"       # natural | balanced | temperature | weighted
+    shards = ""                # stream the train split from `curate shard` shards (a
+                               # folder relative to the cwd, or a URL); "" reads files
     ...
 
     [model]
@@ -55,7 +57,7 @@ from curate.names import NAME_RE
 from curate.tomlfile import read_toml
 from curate.train.loop import TrainConfig
 from curate.train.models import MODELS, model_argument_types, model_arguments
-from curate.train.run import RunSpec
+from curate.train.run import RunSpec, parse_ref
 
 __all__ = ["Experiment", "DataSection", "BatchingSection", "ModelSection", "OptimSection",
            "SamSection", "TrainSection", "CheckpointSection", "load_experiment",
@@ -78,6 +80,8 @@ class DataSection:
     sampler_by: str = "corpus"
     temperature: float = 1.0
     class_weighting: bool = False
+    shards: str = ""
+    shuffle_buffer: int = 1000
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ _KEY_OF = {
     "layer_decay": "optim.layer_decay", "freeze_backbone_steps": "optim.freeze_backbone_steps",
     "compile": "train.compile", "threads": "train.threads", "seed": "seed", "device": "device",
     "precision": "precision", "augment": "augment", "log_augmentation": "log_augmentation",
+    "shards": "data.shards", "shards_split": "data.train", "shuffle_buffer": "data.shuffle_buffer",
 }
 
 
@@ -232,6 +237,8 @@ class Experiment:
             keep_last=c.keep_last, eval_every=c.eval_every, keep_best=c.keep_best,
             select=c.select, eval_max_seconds=b.eval_max_seconds or None,
             eval_batch_size=b.eval_batch_size, log_every=t.log_every,
+            shards=d.shards or None, shuffle_buffer=d.shuffle_buffer,
+            shards_split=parse_ref(d.train, d.selection)[1] or "train" if d.shards else "train",
         )
         try:
             return TrainConfig(**values)
@@ -455,6 +462,11 @@ def parse_experiment(data: dict[str, Any], where: str = "<experiment>",
     sections["model"] = ModelSection(sections["model"].name,
                                      _resolve_model_paths(sections["model"].kwargs, base_dir))
     top["augment"] = resolve_chain(top.get("augment", ""), base_dir, where)
+    if sections["data"].shards:  # a folder relative to the cwd (as `out`), or a URL
+        from curate.shard.index import normalize_location
+
+        sections["data"] = dataclasses.replace(
+            sections["data"], shards=normalize_location(sections["data"].shards))
     experiment = Experiment(**top, **sections, source=where)
     experiment.train_config()  # every value checked now, with the file's key names
     return experiment

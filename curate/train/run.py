@@ -18,6 +18,12 @@ Data references: a bare name in ``train_split`` / ``dev_split`` / ``eval_splits`
 split of ``selection``; ``"SELECTION:SPLIT"`` names another selection's split; an
 ``extra_eval`` entry without a colon is a whole selection. Eval sets are named by the
 bare split, ``SELECTION:SPLIT`` or ``SELECTION``.
+
+Shards: with ``config.shards`` (``data.shards``) the run streams its train split from
+the shards of ``curate shard`` (they must hold that split of the train selection as
+frozen now; the run's stored config records their manifest under ``shards``), and
+scores the eval sets those shards hold from them; dev and other eval sets come from
+the snapshot's files.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
+import torch
 
 import curate
 from curate.catalog.db import Catalog, CatalogRef, catalog_session
@@ -215,6 +222,66 @@ def _scores_of(model: Any, rows: pd.DataFrame, config: TrainConfig, device: str,
                         durations, ctx)
 
 
+@torch.no_grad()
+def _shard_scores(model: Any, rows: pd.DataFrame, config: TrainConfig, device: str,
+                  ctx: ddp.DistContext, split: str) -> np.ndarray:
+    """Scores of ``rows`` (an eval set that is a split of the run's shards) in order, read
+    from the shards (each rank its share of them), with the run's eval settings; rows
+    the shards lack (unreadable when they were written) are scored from their files."""
+    from curate.threads import torch_threads
+    from curate.train.data import CropStage, check_finite
+    from curate.train.data.shards import ShardEvalStream, ShardSource, collate_eval
+    from curate.train.models import bonafide_score
+
+    dev = resolve_device(device)
+    stream = ShardEvalStream(ShardSource.open(config.shards, split),
+                             CropStage(config.sample_rate, config.eval_max_seconds, False),
+                             ctx.rank, ctx.world)
+    loader = torch.utils.data.DataLoader(
+        stream, batch_size=config.eval_batch_size, collate_fn=collate_eval,
+        num_workers=config.num_workers, pin_memory=dev.type == "cuda",
+        generator=torch.Generator().manual_seed(0))  # leaves the global RNG alone
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16,
+                              enabled=config.precision == "bf16")
+    was_training = model.training
+    model.to(dev).eval()
+    ids: list[str] = []
+    values: list[np.ndarray] = []
+    try:
+        with torch_threads(config.threads or None):
+            for x, lengths, utt_ids in loader:
+                check_finite(x, lambda row, u=utt_ids: f"utt_id {u[row]!r}", what="scored")
+                with autocast:
+                    logits = model(x.to(dev, non_blocking=True),
+                                   lengths.to(dev, non_blocking=True))
+                values.append(bonafide_score(logits.float()).double().cpu().numpy())
+                ids += utt_ids
+    finally:
+        model.train(was_training)
+    by_id: dict[str, float] = {}
+    for part_ids, part in ddp.gather_objects((ids, np.concatenate(values) if values
+                                              else np.zeros(0)), ctx):
+        by_id.update(zip(part_ids, part.tolist()))
+    scores = rows["utt_id"].map(by_id).to_numpy(dtype=np.float64)
+    missing = np.isnan(scores)
+    if missing.any():  # every rank has the same rows and scores: the same call
+        scores[missing] = _scores_of(model, rows[missing], config, device, ctx)
+    return scores
+
+
+def _shard_eval_splits(spec: RunSpec, data: Path) -> dict[str, str]:
+    """Eval set name -> the split of the run's shards it is, for the eval sets the
+    shards hold (their selection, a split they hold); empty for a run on files."""
+    if not spec.config.shards:
+        return {}
+    from curate.shard.index import load_folder
+
+    folder = load_folder(spec.config.shards)
+    return {e["name"]: e["split"] for e in snapshot.read_manifest(data)["sets"]
+            if e["name"].startswith("eval:") and e["selection"] == folder.selection
+            and e["split"] in folder.manifest["splits"]}
+
+
 def _store_eval_set(source: Catalog | CatalogRef, run_id: str, eval_set: str,
                     scored: pd.DataFrame, run_dir: Path | None) -> pd.DataFrame:
     """Replace one eval set's scores and results (sharpness kept), in one short
@@ -286,6 +353,32 @@ def _roots(catalog: Catalog) -> dict[str, str]:
     return {name: root for name, root in catalog.execute(sql.CORPUS_ROOTS).fetchall()}
 
 
+def _shards_manifest(catalog: Catalog, spec: RunSpec) -> dict[str, Any]:
+    """A run on shards (``data.shards``): they must hold its train split of its train
+    selection as frozen now. Returns what the run records of them (location,
+    selection, spec hash, shard counts)."""
+    from curate.shard.index import load_folder
+
+    location = spec.config.shards
+    folder = load_folder(location)
+    selection, split = parse_ref(spec.train_split, spec.selection)
+    if folder.selection != selection:
+        raise CurateError(f"{spec.name}: data.shards {location} holds selection "
+                          f"{folder.selection!r}, not the train selection {selection!r}; "
+                          f"write its shards with `curate shard {selection} --out DIR`")
+    current = _selection_hash(catalog, selection)
+    if folder.spec_hash != current:
+        raise CurateError(f"{spec.name}: data.shards {location} was written from another "
+                          f"freeze of selection {selection!r} (spec hash "
+                          f"{folder.spec_hash[:12]}, now {current[:12]}); write its shards "
+                          f"again with `curate shard {selection} --out NEW_DIR`")
+    if split not in folder.manifest["splits"]:
+        raise CurateError(f"{spec.name}: data.shards {location} holds no split {split!r} "
+                          f"of {selection!r} (it holds {', '.join(folder.splits())}); "
+                          f"write it with `curate shard {selection} --split {split}`")
+    return folder.summary()
+
+
 def _prepare(source: Catalog | CatalogRef, spec: RunSpec, out_dir: Path, force: bool,
              resume: bool, skip_unavailable: bool) -> dict[str, Any]:
     """Main process, one short catalog session: the run's id and state, its snapshot."""
@@ -303,12 +396,15 @@ def _prepare(source: Catalog | CatalogRef, spec: RunSpec, out_dir: Path, force: 
                               f"add --resume to continue or --force to start again")
         continuing = bool(resume and status is not None and checkpoint.is_file() and not force)
         data_dir = run_dir / "data"
+        shards = _shards_manifest(catalog, spec) if spec.config.shards else None
         if continuing and snapshot.has_snapshot(data_dir):
             snapshot.write_roots(data_dir, _roots(catalog))  # the data stays the start's
             left_out = snapshot.unavailable_counts(data_dir)
         else:
             left_out = _take_snapshot(catalog, spec, data_dir, skip_unavailable)
         stored = dict(spec.to_dict(), run_dir=str(run_dir), unavailable_skipped=left_out)
+        if shards is not None:  # the catalog records which shards the run saw
+            stored["shards"] = shards
         with catalog.transaction() as con:
             if continuing:
                 con.execute(sql.RESTART_RUN, [run_id])
@@ -386,7 +482,9 @@ def run_experiment(catalog: Catalog | CatalogRef | None, spec: RunSpec, out_dir:
     data = Path(plan["data"])
     try:
         dev = TrainData.from_frame(snapshot.read_set(data, "dev")) if spec.dev_split else None
-        result = train(spec.config, TrainData.from_frame(snapshot.read_set(data, "train")),
+        train_data = None if spec.config.shards else TrainData.from_frame(
+            snapshot.read_set(data, "train"))  # a run on shards streams them instead
+        result = train(spec.config, train_data,
                        dev=dev, out_dir=run_dir, resume=plan["resume"], stop_at=stop_at,
                        progress=progress, augment_log=sink)
         if result.steps < result.total_steps and not result.early_stopped:
@@ -400,13 +498,17 @@ def run_experiment(catalog: Catalog | CatalogRef | None, spec: RunSpec, out_dir:
                             extra={"class_weights": result.class_weights,
                                    "dev_eer": {str(k): v for k, v in result.dev_eer.items()},
                                    "best": [list(b) for b in result.best]})
+        shard_splits = _shard_eval_splits(spec, data)
         for name in snapshot.set_names(data):
             if not name.startswith("eval:"):
                 continue
             rows = snapshot.read_set(data, name)
             if rows.empty:
                 continue
-            scores = _scores_of(result.model, rows, spec.config, result.device, ctx)
+            split = shard_splits.get(name)
+            scores = _scores_of(result.model, rows, spec.config, result.device, ctx) \
+                if split is None else _shard_scores(result.model, rows, spec.config,
+                                                    result.device, ctx, split)
             if ctx.is_main:
                 _store_eval_set(catalog, run_id, name.removeprefix("eval:"),
                                 rows.assign(score=scores), run_dir)

@@ -23,12 +23,17 @@ Samplers (:class:`EpochPlan`): ``natural`` (a permutation per epoch), ``balanced
 probability proportional to ``n_g ** (1 / T)``: T = 1 natural, large T uniform over
 groups such as corpora or languages) and ``weighted`` (by per-item weights, e.g. a
 selection's ``weight`` column).
+
+Shards (:mod:`curate.train.data.shards`): :class:`ShardStream` reads the tar shards of
+``curate shard`` as an endless stream, split across DDP ranks and loader workers
+without overlap, shuffled with a bounded buffer, through the same per-item stage
+(:class:`CropStage`), and resumable exactly from a position a checkpoint stores.
 """
 
 from __future__ import annotations
 
 from curate.train.data.arrays import PackedStrings, TrainData, as_strings
-from curate.train.data.dataset import Batch, CropDataset, collate
+from curate.train.data.dataset import Batch, CropDataset, CropStage, collate
 from curate.train.data.io import file_seconds, read_window, tile
 from curate.train.data.items import (BONAFIDE, REGIMES, SPOOF, AudioReadError, Item, Key,
                                      NonFiniteAudioError, PathType, as_items, as_label,
@@ -36,6 +41,8 @@ from curate.train.data.items import (BONAFIDE, REGIMES, SPOOF, AudioReadError, I
 from curate.train.data.samplers import (SAMPLERS, DynamicBatchSampler, EpochBatchSampler,
                                         EpochPlan, ShardedBatchSampler)
 from curate.train.data.seeds import augment_rng, crop_rng, derive_seed
+from curate.train.data.shards import (ShardFeed, ShardSource, ShardStream, StreamBatch,
+                                      collate_stream, stream_weights)
 
 __all__ = [
     "BONAFIDE",
@@ -59,6 +66,7 @@ __all__ = [
     "as_strings",
     "TrainData",
     "CropDataset",
+    "CropStage",
     "Batch",
     "collate",
     "SAMPLERS",
@@ -66,4 +74,10 @@ __all__ = [
     "EpochBatchSampler",
     "DynamicBatchSampler",
     "ShardedBatchSampler",
+    "ShardSource",
+    "ShardStream",
+    "ShardFeed",
+    "StreamBatch",
+    "collate_stream",
+    "stream_weights",
 ]

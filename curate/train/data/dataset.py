@@ -1,11 +1,20 @@
 """The cropping dataset (:class:`CropDataset`): decode, crop or tile, CPU augmentation per
 item; and the batch collation.
+
+The per-item work is :class:`CropStage`: given a way to read a window of one clip
+(``read(choose) -> (samples, rate)``, see :func:`curate.train.data.io.read_window`) and
+its random generators, it returns the cropped, resampled, augmented waveform. The
+map-style :class:`CropDataset` (files by path) and the streaming shard reader
+(:mod:`curate.train.data.shards`, clips held in memory) both use it, so both deliver
+the same audio for the same clip and the same draws.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from os import PathLike
 from typing import Any, NamedTuple
 
@@ -17,6 +26,143 @@ from curate.train.data.arrays import PackedStrings, as_strings
 from curate.train.data.io import read_window, tile
 from curate.train.data.items import REGIMES, Key, PathType, as_items, as_label
 from curate.train.data.seeds import augment_rng, crop_rng
+
+
+#: ``read(choose) -> (samples, sample_rate)``: decode the window ``choose(frames, rate)``
+#: picks of one clip (float32 mono samples, rate in Hz); see :func:`read_window`.
+WindowReader = Callable[[Callable[[int, int], tuple[int, int]]], tuple[np.ndarray, int]]
+
+
+@dataclass(frozen=True)
+class CropStage:
+    """The CPU stage of one item: decode a window, mono-mix, resample, crop or tile, and
+    the augmentation chain's CPU steps (see :class:`CropDataset` for the regimes).
+
+    Attributes:
+        sample_rate: output rate in Hz.
+        seconds: crop length (train, fixed regime) or maximum length (eval), seconds;
+            None in eval mode: whole clips.
+        train: random crops (True) or the start of each clip (False).
+        regime: "fixed" or "long" (train mode only).
+        long_seconds: ``(min, max)`` crop length of the long regime, seconds.
+    """
+
+    sample_rate: int = 16000
+    seconds: float | None = 2.0
+    train: bool = True
+    regime: str = "fixed"
+    long_seconds: tuple[float, float] = (10.0, 13.0)
+
+    @property
+    def num_samples(self) -> int | None:
+        """Crop (or maximum eval) length in samples at ``sample_rate``."""
+        return None if self.seconds is None else max(1, round(self.seconds * self.sample_rate))
+
+    def __call__(self, read: WindowReader, rng: np.random.Generator | None = None,
+                 chain: Any = None, augment: np.random.Generator | None = None
+                 ) -> tuple[np.ndarray, list[dict]]:
+        """One item: ``(waveform float32 (time,), CPU augmentation steps applied)``.
+
+        Args:
+            read: reads a window of the clip (a path's :func:`read_window`, or bytes).
+            rng: the crop's generator (train mode).
+            chain: the augmentation chain's CPU stage (train mode), or None.
+            augment: the chain's generator (needed when ``chain`` has CPU steps).
+        """
+        steps: list[dict] = []
+        if not self.train:
+            return self._eval_clip(read), steps
+        assert rng is not None, "train mode needs the crop's generator"
+        wave = self._train_crop(read, rng) if self.regime == "fixed" else \
+            self._long_crop(read, rng)
+        if chain is not None and getattr(chain, "has_cpu_steps", True):
+            assert augment is not None, "a chain with CPU steps needs its generator"
+            wave, steps = self._augment(chain, wave, augment)
+        return wave, steps
+
+    # -- decoding ---------------------------------------------------------------------
+
+    def _source_frames(self, num_samples: int, src_rate: int) -> int:
+        """Frames to read at ``src_rate`` to cover ``num_samples`` after resampling."""
+        return math.ceil(num_samples * src_rate / self.sample_rate)
+
+    def _resample(self, x: np.ndarray, src_rate: int) -> np.ndarray:
+        if src_rate == self.sample_rate:
+            return x
+        y = torchaudio.functional.resample(torch.from_numpy(x), src_rate, self.sample_rate)
+        return y.numpy()
+
+    def _random_window(self, read: WindowReader, rng: np.random.Generator,
+                       num_samples: int) -> np.ndarray:
+        """A random window of ``num_samples`` (at the output rate), or the whole clip
+        if it is shorter; never padded. The file is opened once."""
+        want = 0
+
+        def choose(total: int, src_rate: int) -> tuple[int, int]:
+            nonlocal want
+            want = self._source_frames(num_samples, src_rate)
+            if total > want:
+                return int(rng.integers(0, total - want + 1)), want
+            return 0, -1  # short clip, or a format that does not report its length
+
+        x, src_rate = read(choose)
+        if x.shape[0] > want:
+            start = int(rng.integers(0, x.shape[0] - want + 1))
+            x = x[start : start + want]
+        return self._resample(x, src_rate)[:num_samples]
+
+    def _train_crop(self, read: WindowReader, rng: np.random.Generator) -> np.ndarray:
+        num_samples = self.num_samples
+        assert num_samples is not None
+        x = self._random_window(read, rng, num_samples)
+        if x.shape[0] < num_samples:
+            x = tile(x, num_samples)
+        return np.ascontiguousarray(x[:num_samples], dtype=np.float32)
+
+    def _long_crop(self, read: WindowReader, rng: np.random.Generator) -> np.ndarray:
+        """Whole if at most ``long_seconds[1]`` long, else a random crop of a random
+        length in ``long_seconds``. The file is opened once."""
+        lo, hi = self.long_seconds
+        want = 0
+
+        def choose(total: int, src_rate: int) -> tuple[int, int]:
+            nonlocal want
+            if 0 < total <= hi * src_rate:
+                return 0, -1
+            seconds = float(rng.uniform(lo, hi))
+            want = math.ceil(max(1, round(seconds * self.sample_rate)) * src_rate
+                             / self.sample_rate)
+            if total > want:
+                return int(rng.integers(0, total - want + 1)), want
+            return 0, -1
+
+        x, src_rate = read(choose)
+        if want and x.shape[0] > want:  # a format without a length: crop after decoding
+            start = int(rng.integers(0, x.shape[0] - want + 1))
+            x = x[start : start + want]
+        return np.ascontiguousarray(self._resample(x, src_rate), dtype=np.float32)
+
+    def _eval_clip(self, read: WindowReader) -> np.ndarray:
+        num_samples = self.num_samples
+        if num_samples is None:
+            x, src_rate = read(lambda _total, _rate: (0, -1))  # the whole file
+            return np.ascontiguousarray(self._resample(x, src_rate), dtype=np.float32)
+        x, src_rate = read(lambda _total, rate: (0, self._source_frames(num_samples, rate)))
+        x = self._resample(x, src_rate)[:num_samples]
+        return np.ascontiguousarray(x, dtype=np.float32)
+
+    def _augment(self, chain: Any, wave: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
+        y, steps = chain.cpu_stage(wave, self.sample_rate, rng)
+        y = np.asarray(y, dtype=np.float32).reshape(-1)
+        if self.regime == "fixed" and y.shape[0] != wave.shape[0]:  # keep the crop length
+            y = tile(y, wave.shape[0]) if y.shape[0] < wave.shape[0] else y[: wave.shape[0]]
+        if not np.isfinite(y).all():
+            raise FloatingPointError(
+                "the augmentation chain's CPU stage returned NaN/inf samples; check the "
+                "chain's steps and parameters"
+            )
+        return np.ascontiguousarray(y), list(steps or [])
 
 
 class CropDataset(torch.utils.data.Dataset):
@@ -103,6 +249,7 @@ class CropDataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.regime = regime
         self.long_seconds = (lo, hi)
+        self.stage = CropStage(self.sample_rate, seconds, self.train, regime, (lo, hi))
         self._chain_spec = chain
         self._chain = None if isinstance(chain, (str, PathLike)) else chain
         self.return_meta = bool(return_meta)
@@ -149,106 +296,18 @@ class CropDataset(torch.utils.data.Dataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
         index %= len(self)
-        path = self.paths[index]
-        steps: list[dict] = []
+        read = functools.partial(read_window, self.paths[index])
         if self.train:
-            rng = crop_rng(self.seed, epoch, index)
-            if self.regime == "fixed":
-                wave = self._train_crop(path, rng)
-            else:
-                wave = self._long_crop(path, rng)
             chain = self.chain
-            if chain is not None and getattr(chain, "has_cpu_steps", True):
-                wave, steps = self._augment(chain, wave, augment_rng(self.seed, epoch, index))
+            augment = augment_rng(self.seed, epoch, index) if chain is not None and getattr(
+                chain, "has_cpu_steps", True) else None
+            wave, steps = self.stage(read, crop_rng(self.seed, epoch, index), chain, augment)
         else:
-            wave = self._eval_clip(path)
+            wave, steps = self.stage(read)
         label = int(self._labels[index])
         if self.return_meta:
             return torch.from_numpy(wave), int(wave.shape[0]), label, index, epoch, steps
         return torch.from_numpy(wave), int(wave.shape[0]), label
-
-    # -- decoding ---------------------------------------------------------------------
-
-    def _source_frames(self, num_samples: int, src_rate: int) -> int:
-        """Frames to read at ``src_rate`` to cover ``num_samples`` after resampling."""
-        return math.ceil(num_samples * src_rate / self.sample_rate)
-
-    def _resample(self, x: np.ndarray, src_rate: int) -> np.ndarray:
-        if src_rate == self.sample_rate:
-            return x
-        y = torchaudio.functional.resample(torch.from_numpy(x), src_rate, self.sample_rate)
-        return y.numpy()
-
-    def _random_window(self, path: str, rng: np.random.Generator,
-                       num_samples: int) -> np.ndarray:
-        """A random window of ``num_samples`` (at the output rate), or the whole clip
-        if it is shorter; never padded. The file is opened once."""
-        want = 0
-
-        def choose(total: int, src_rate: int) -> tuple[int, int]:
-            nonlocal want
-            want = self._source_frames(num_samples, src_rate)
-            if total > want:
-                return int(rng.integers(0, total - want + 1)), want
-            return 0, -1  # short clip, or a format that does not report its length
-
-        x, src_rate = read_window(path, choose)
-        if x.shape[0] > want:
-            start = int(rng.integers(0, x.shape[0] - want + 1))
-            x = x[start : start + want]
-        return self._resample(x, src_rate)[:num_samples]
-
-    def _train_crop(self, path: str, rng: np.random.Generator) -> np.ndarray:
-        assert self.num_samples is not None
-        x = self._random_window(path, rng, self.num_samples)
-        if x.shape[0] < self.num_samples:
-            x = tile(x, self.num_samples)
-        return np.ascontiguousarray(x[: self.num_samples], dtype=np.float32)
-
-    def _long_crop(self, path: str, rng: np.random.Generator) -> np.ndarray:
-        """Whole if at most ``long_seconds[1]`` long, else a random crop of a random
-        length in ``long_seconds``. The file is opened once."""
-        lo, hi = self.long_seconds
-        want = 0
-
-        def choose(total: int, src_rate: int) -> tuple[int, int]:
-            nonlocal want
-            if 0 < total <= hi * src_rate:
-                return 0, -1
-            seconds = float(rng.uniform(lo, hi))
-            want = math.ceil(max(1, round(seconds * self.sample_rate)) * src_rate
-                             / self.sample_rate)
-            if total > want:
-                return int(rng.integers(0, total - want + 1)), want
-            return 0, -1
-
-        x, src_rate = read_window(path, choose)
-        if want and x.shape[0] > want:  # a format without a length: crop after decoding
-            start = int(rng.integers(0, x.shape[0] - want + 1))
-            x = x[start : start + want]
-        return np.ascontiguousarray(self._resample(x, src_rate), dtype=np.float32)
-
-    def _eval_clip(self, path: str) -> np.ndarray:
-        if self.num_samples is None:
-            x, src_rate = read_window(path, lambda _total, _rate: (0, -1))  # the whole file
-            return np.ascontiguousarray(self._resample(x, src_rate), dtype=np.float32)
-        x, src_rate = read_window(
-            path, lambda _total, rate: (0, self._source_frames(self.num_samples, rate)))
-        x = self._resample(x, src_rate)[: self.num_samples]
-        return np.ascontiguousarray(x, dtype=np.float32)
-
-    def _augment(self, chain: Any, wave: np.ndarray,
-                 rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
-        y, steps = chain.cpu_stage(wave, self.sample_rate, rng)
-        y = np.asarray(y, dtype=np.float32).reshape(-1)
-        if self.regime == "fixed" and y.shape[0] != wave.shape[0]:  # keep the crop length
-            y = tile(y, wave.shape[0]) if y.shape[0] < wave.shape[0] else y[: wave.shape[0]]
-        if not np.isfinite(y).all():
-            raise FloatingPointError(
-                "the augmentation chain's CPU stage returned NaN/inf samples; check the "
-                "chain's steps and parameters"
-            )
-        return np.ascontiguousarray(y), list(steps or [])
 
 
 class Batch(NamedTuple):

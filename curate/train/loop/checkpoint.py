@@ -89,8 +89,13 @@ def save_training_state(ckpts: CheckpointFiles, model: nn.Module, optimizer: Any
                          config: TrainConfig, model_kwargs: dict[str, Any], step: int,
                          losses: list[float], dev_eer: dict[int, float], device: torch.device,
                          ctx: ddp.DistContext, weights: torch.Tensor | None,
-                         scaler: dict[str, Any] | None = None) -> None:
+                         scaler: dict[str, Any] | None = None,
+                         stream: dict[str, Any] | None = None) -> None:
+    """Write ``last.pt`` (every rank calls it; rank 0 writes): ``stream`` is a shard
+    run's position in its stream (per rank: batches read, each loader worker's token;
+    see :class:`curate.train.data.shards.ShardFeed`)."""
     rng = ddp.gather_objects(rng_state(device), ctx)
+    streams = ddp.gather_objects(stream, ctx) if stream is not None else None
     if not ctx.is_main:
         return
     extra = {
@@ -102,6 +107,8 @@ def save_training_state(ckpts: CheckpointFiles, model: nn.Module, optimizer: Any
         "class_weights": None if weights is None else weights.cpu().tolist(),
         "scaler": scaler,
     }
+    if streams is not None:
+        extra["stream"] = streams
     save_checkpoint(ckpts.last, model, config, step, optimizer=optimizer, extra=extra,
                     model_kwargs=model_kwargs)
     ckpts.rotate(step)

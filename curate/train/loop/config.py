@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from curate.shard.index import GROUP_COLUMNS as SHARD_GROUPS
 from curate.train.data import REGIMES, SAMPLERS
 from curate.train.models import MODELS, model_arguments
 
@@ -28,7 +29,7 @@ SELECT = ("last", "best", "average")
 
 # Fields added after run ids were first issued (see TrainConfig.identity).
 LATER_FIELDS = ("backbone_lr_scale", "head_lr_scale", "layer_decay", "freeze_backbone_steps",
-                "compile", "patience", "threads")
+                "compile", "patience", "threads", "shards", "shards_split", "shuffle_buffer")
 
 
 ProgressFn = Callable[[int, int, float], None]
@@ -56,6 +57,13 @@ class TrainConfig:
         sampler_by: the group column of the temperature sampler (corpus, language ...).
         temperature: the temperature sampler's T.
         class_weighting: weight the cross-entropy by inverse class frequency.
+        shards: read the training data from the shards of ``curate shard`` at this
+            location (a folder, a ``file:`` URL, a URL prefix or a URL with ``{name}``,
+            e.g. ``pipe:aws s3 cp s3://b/shards/{name} -``) instead of one file per
+            item (None); see :mod:`curate.train.data.shards`.
+        shards_split: the split of the shards to train on.
+        shuffle_buffer: the shard stream's shuffle buffer, in items (each item moves at
+            most this many places; about this many clips are held per loader worker).
         augment: augmentation chain file (its CPU stage runs per utterance in the
             loader workers, its device stage per batch on the device), or None.
         log_augmentation: report the applied steps (``augment_log`` of ``train``).
@@ -150,6 +158,9 @@ class TrainConfig:
     sampler_by: str = "corpus"
     temperature: float = 1.0
     class_weighting: bool = False
+    shards: str | None = None
+    shards_split: str = "train"
+    shuffle_buffer: int = 1000
     augment: str | None = None
     log_augmentation: bool = False
     checkpoint_every: int = 0
@@ -181,7 +192,7 @@ class TrainConfig:
                                       f"{self.model!r} does not take (it takes "
                                       f"{', '.join(sorted(allowed - {'sample_rate'}))})")
         for name in ("sample_rate", "batch_size", "steps", "log_every", "buckets",
-                     "grad_accum", "keep_last", "eval_batch_size"):
+                     "grad_accum", "keep_last", "eval_batch_size", "shuffle_buffer"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "must be an integer >= 1")
@@ -247,6 +258,21 @@ class TrainConfig:
             raise bad("augment", "must be the path of a chain file, or None")
         if self.augment == "":
             self.augment = None
+        if self.shards is not None and not isinstance(self.shards, str):
+            raise bad("shards", "must be the location of shards (a folder or URL), or None")
+        if self.shards == "":
+            self.shards = None
+        if not isinstance(self.shards_split, str) or not self.shards_split:
+            raise bad("shards_split", "must be the name of a split of the shards")
+        if self.shards is not None and self.max_batch_seconds is not None:
+            raise bad("max_batch_seconds", "must be unset (0 in an experiment file: fixed "
+                                            "batches) when training on shards; set "
+                                            "batch_size instead")
+        if self.shards is not None and self.sampler == "temperature" and \
+                self.sampler_by not in SHARD_GROUPS:
+            raise bad("sampler_by", f"cannot weight a shard stream (the shards' index counts "
+                                    f"{', '.join(SHARD_GROUPS)}); use one of them, or "
+                                    f"map-style data")
         if self.device != "auto":
             try:
                 torch.device(self.device)

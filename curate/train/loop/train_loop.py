@@ -17,9 +17,10 @@ from torch import nn
 from curate.errors import CurateError
 from curate.threads import torch_threads
 from curate.train import distributed as ddp
-from curate.train.data import (Batch, CropDataset, DynamicBatchSampler, EpochBatchSampler,
-                               EpochPlan, PathType, ShardedBatchSampler, TrainData,
-                               check_finite, collate, derive_seed)
+from curate.train.data import (Batch, CropDataset, CropStage, DynamicBatchSampler,
+                               EpochBatchSampler, EpochPlan, PathType, ShardedBatchSampler,
+                               TrainData, check_finite, collate, derive_seed)
+from curate.train.data.shards import ShardFeed, ShardSource, ShardStream, stream_weights
 from curate.train.loop.checkpoint import (CheckpointFiles, average_checkpoints,
                                           check_resumable, no_improvement, read_checkpoint,
                                           save_training_state)
@@ -101,13 +102,37 @@ def _batch_sampler(config: TrainConfig, data: TrainData, plan: EpochPlan, world:
                                start_batch=start_batch, min_items=world)
 
 
-def total_steps(config: TrainConfig, data: TrainData, world: int = 1) -> int:
-    """The run's optimizer steps: ``config.steps``, or from ``config.epochs``."""
+def total_steps(config: TrainConfig, data: TrainData | ShardSource, world: int = 1) -> int:
+    """The run's optimizer steps: ``config.steps``, or from ``config.epochs`` (on shards:
+    the expected items of an epoch of the sampler, in global batches)."""
     if config.epochs is None:
         return config.steps
+    if isinstance(data, ShardSource):
+        per_epoch = stream_weights(data, config.sampler, config.sampler_by,
+                                   config.temperature).expected_items / config.batch_size
+        return max(1, math.ceil(config.epochs * per_epoch / config.grad_accum))
     plan = _epoch_plan(config, data)
     per_epoch = _batch_sampler(config, data, plan, world, None).batches_per_epoch()
     return max(1, math.ceil(config.epochs * per_epoch / config.grad_accum))
+
+
+def _shard_feed(config: TrainConfig, source: ShardSource, ctx: ddp.DistContext,
+                device: torch.device, chain: Any, state: dict | None, step: int,
+                where: Any) -> ShardFeed:
+    """The rank's shard stream, started where the checkpoint's ``state`` says."""
+    if config.batch_size % ctx.world:
+        raise ValueError(f"TrainConfig.batch_size {config.batch_size} must be divisible by "
+                         f"the {ctx.world} DDP ranks (it is the global micro-batch)")
+    start = ShardFeed.start_of(state, world=ctx.world, workers=config.num_workers,
+                               batches=step * config.grad_accum, where=where)
+    stage = CropStage(config.sample_rate, config.crop_seconds, True, config.regime,
+                      (config.long_min_seconds, config.long_max_seconds))
+    stream = ShardStream(source, stage, seed=config.seed, rank=ctx.rank, world=ctx.world,
+                         workers=config.num_workers, buffer=config.shuffle_buffer,
+                         weights=stream_weights(source, config.sampler, config.sampler_by,
+                                                config.temperature),
+                         chain=chain, start=start)
+    return ShardFeed(stream, config.batch_size // ctx.world, pin_memory=device.type == "cuda")
 
 
 def _load_chain(config: TrainConfig, chain: Any) -> Any:
@@ -129,10 +154,12 @@ class _AugmentRecords:
     def add(self, batch: Batch, device_rows: list[list[dict]] | None) -> None:
         if self.sink is None:
             return
-        for row, (index, epoch) in enumerate(zip(batch.index.tolist(), batch.epoch.tolist())):
+        utt_ids = getattr(batch, "utt_ids", None)  # a shard stream's batch names its items
+        for row, epoch in enumerate(batch.epoch.tolist()):
             steps = list(batch.steps[row]) + (list(device_rows[row]) if device_rows else [])
             ids, logged = self.rows.setdefault(epoch, ([], []))
-            ids.append(self.data.utt_ids[index])
+            ids.append(utt_ids[row] if utt_ids is not None
+                       else self.data.utt_ids[int(batch.index[row])])
             logged.append(steps)
 
     def flush(self, ctx: ddp.DistContext) -> None:
@@ -152,7 +179,7 @@ class _AugmentRecords:
 
 def train(
     config: TrainConfig,
-    paths: Sequence[PathType] | TrainData,
+    paths: Sequence[PathType] | TrainData | None,
     labels: Sequence[Any] | None = None,
     *,
     dev: TrainData | tuple[Sequence[PathType], Sequence[Any]] | None = None,
@@ -168,7 +195,9 @@ def train(
     Args:
         config: the run's settings.
         paths: audio files (any rate / channel count soundfile reads), or a
-            :class:`TrainData` (paths, labels, ids, durations, groups, weights).
+            :class:`TrainData` (paths, labels, ids, durations, groups, weights); None
+            (ignored) when ``config.shards`` names shards to stream instead (see
+            :mod:`curate.train.data.shards`).
         labels: one per path: 1 / "bonafide" or 0 / "spoof" (not with TrainData).
         dev: dev data for ``eval_every`` / best-k checkpoints: a TrainData or
             ``(paths, labels)``.
@@ -197,7 +226,7 @@ def train(
 
 def _train(
     config: TrainConfig,
-    paths: Sequence[PathType] | TrainData,
+    paths: Sequence[PathType] | TrainData | None,
     labels: Sequence[Any] | None = None,
     *,
     dev: TrainData | tuple[Sequence[PathType], Sequence[Any]] | None = None,
@@ -209,8 +238,12 @@ def _train(
     chain: Any = None,
 ) -> TrainResult:
     """The body of :func:`train` (with the run's torch threads already set)."""
-    data = _as_data(paths, labels)
-    _check_labels(data.labels)
+    source = ShardSource.open(config.shards, config.shards_split) if config.shards else None
+    data = None if source is not None else _as_data(paths, labels)
+    if source is not None:
+        source.check_labels()
+    else:
+        _check_labels(data.labels)
     ctx = ddp.context()
     device = resolve_device(config.device, ctx)
     chain = _load_chain(config, chain)
@@ -219,17 +252,18 @@ def _train(
     if config.select == "best" and dev is None:
         raise ValueError("TrainConfig.select = 'best' needs dev data; pass dev=... or set "
                          "select = 'last'")
-    dataset = CropDataset(
+    cpu_chain = chain if chain is not None and getattr(chain, "has_cpu_steps", True) else None
+    dataset = None if source is not None else CropDataset(
         data.paths, data.labels, sample_rate=config.sample_rate, seconds=config.crop_seconds,
         train=True, seed=config.seed, regime=config.regime,
         long_seconds=(config.long_min_seconds, config.long_max_seconds),
-        chain=chain if chain is not None and getattr(chain, "has_cpu_steps", True) else None,
-        return_meta=True,
+        chain=cpu_chain, return_meta=True,
     )
     device_stage = chain is not None and getattr(chain, "has_device_steps", False)
-    plan = _epoch_plan(config, data)
-    steps_total = total_steps(config, data, ctx.world)
-    weights = class_weights(data.labels).to(device) if config.class_weighting else None
+    plan = _epoch_plan(config, data) if source is None else None
+    steps_total = total_steps(config, source or data, ctx.world)
+    weights = (source.class_weights() if source is not None else class_weights(data.labels)
+               ).to(device) if config.class_weighting else None
     folder = Path(out_dir) / "checkpoints" if out_dir is not None else None
     ckpts = CheckpointFiles(folder, config.keep_last, config.keep_best)
     records = _AugmentRecords(augment_log if config.log_augmentation else None, data)
@@ -240,6 +274,7 @@ def _train(
     window: list[float] = []
     step = 0
     resumed_from = 0
+    stream_state = None  # a shard run's position in its stream (from the checkpoint)
     started = time.perf_counter()
     with local_rng(config.seed, device):
         model = build_model(config.model, sample_rate=config.sample_rate, **config.model_kwargs)
@@ -261,6 +296,8 @@ def _train(
             per_rank = extra["rng"]
             set_rng_state(per_rank[ctx.rank] if ctx.rank < len(per_rank) else per_rank[0],
                            device)
+            streams = extra.get("stream") or []
+            stream_state = streams[ctx.rank] if ctx.rank < len(streams) else None
         net: nn.Module = model
         if ctx.active:
             net = nn.parallel.DistributedDataParallel(
@@ -271,19 +308,25 @@ def _train(
         stepper = Stepper(model, net, optimizer, config, ctx, weights, device)
         if resume and ckpts.last is not None and ckpts.last.is_file():
             stepper.scaler.load_state_dict(extra.get("scaler"))
-        sampler = ShardedBatchSampler(
-            _batch_sampler(config, data, plan, ctx.world, steps_total * config.grad_accum,
-                           start_batch=step * config.grad_accum),
-            ctx.rank, ctx.world)
-        loader = torch.utils.data.DataLoader(
-            dataset,
-            batch_sampler=sampler,
-            collate_fn=collate,
-            num_workers=config.num_workers,
-            pin_memory=device.type == "cuda",
-            generator=torch.Generator().manual_seed(config.seed),
-        )
-        batches = iter(loader)
+        feed = None
+        if source is not None:
+            feed = _shard_feed(config, source, ctx, device, cpu_chain, stream_state, step,
+                               ckpts.last)
+            batches = iter(feed)
+        else:
+            sampler = ShardedBatchSampler(
+                _batch_sampler(config, data, plan, ctx.world, steps_total * config.grad_accum,
+                               start_batch=step * config.grad_accum),
+                ctx.rank, ctx.world)
+            loader = torch.utils.data.DataLoader(
+                dataset,
+                batch_sampler=sampler,
+                collate_fn=collate,
+                num_workers=config.num_workers,
+                pin_memory=device.type == "cuda",
+                generator=torch.Generator().manual_seed(config.seed),
+            )
+            batches = iter(loader)
         early_stopped = False
 
         while step < steps_total:
@@ -300,8 +343,9 @@ def _train(
             weight_sum = torch.zeros((), device=device)
             for k in range(config.grad_accum):
                 batch: Batch = next(batches)
-                check_finite(batch.x, lambda row, index=batch.index: _describe_item(
-                    data, int(index[row])))
+                check_finite(batch.x, (lambda row, b=batch: feed.describe(b, row)) if feed
+                             else lambda row, index=batch.index: _describe_item(
+                                 data, int(index[row])))
                 x = batch.x.to(device, non_blocking=True)
                 lengths = batch.lengths.to(device, non_blocking=True)
                 y = batch.labels.to(device, non_blocking=True)
@@ -355,12 +399,14 @@ def _train(
                 records.flush(ctx)
                 save_training_state(ckpts, model, optimizer, config, model_kwargs, step,
                                      losses, dev_eer, device, ctx, weights,
-                                     scaler=stepper.scaler.state_dict())
+                                     scaler=stepper.scaler.state_dict(),
+                                     stream=feed.state() if feed else None)
             if early_stopped:
                 records.flush(ctx)
                 save_training_state(ckpts, model, optimizer, config, model_kwargs, step,
                                      losses, dev_eer, device, ctx, weights,
-                                     scaler=stepper.scaler.state_dict())
+                                     scaler=stepper.scaler.state_dict(),
+                                     stream=feed.state() if feed else None)
                 break
             if stop_at is not None and step >= stop_at:
                 break
