@@ -196,7 +196,7 @@ def test_integrated_loudness_matches_pyloudnorm():
     x = sine(2.0, freq=1000.0, amplitude=0.1)
     lufs, note = integrated_loudness(x, SR)
     expected = pyloudnorm.Meter(SR).integrated_loudness(x.astype(np.float64))
-    assert note is None and lufs == pytest.approx(expected, abs=1e-6)
+    assert note is None and lufs == pytest.approx(expected, abs=0.05)  # the contract
     assert lufs == pytest.approx(20 * math.log10(0.1) - 3.01, abs=0.2)  # sine: RMS -3 dB
 
 

@@ -25,13 +25,14 @@ Backend notes
 from __future__ import annotations
 
 import os
+import stat
 from fractions import Fraction
 
 import av
 import numpy as np
 import soundfile as sf
 
-__all__ = ["AudioReadError", "read_header", "read_audio"]
+__all__ = ["AudioReadError", "read_header", "read_audio", "read_header_and_audio"]
 
 #: Output dtypes accepted by :func:`read_audio`.
 DTYPES = ("float32", "float64")
@@ -83,19 +84,13 @@ def read_header(path: str | os.PathLike) -> dict:
     """
     path = _check_path(path)
     try:
-        info = sf.info(path)
+        with sf.SoundFile(path) as f:  # the header only: no frame is decoded
+            return _sf_header(f)
     except RuntimeError as sf_err:  # soundfile.LibsndfileError
         try:
             return _av_header(path)
         except AudioReadError as av_err:
             raise _combined_error(path, sf_err, av_err) from None
-    fmt = info.format.lower()
-    return _header_dict(
-        sample_rate=int(info.samplerate),
-        channels=int(info.channels),
-        num_samples=int(info.frames),
-        fmt=_SF_FORMAT_ALIASES.get(fmt, fmt),
-    )
 
 
 def read_audio(path: str | os.PathLike, *, dtype: str = "float32") -> tuple[np.ndarray, int]:
@@ -128,14 +123,57 @@ def read_audio(path: str | os.PathLike, *, dtype: str = "float32") -> tuple[np.n
     return samples, int(sample_rate)
 
 
+def read_header_and_audio(path: str | os.PathLike, *, dtype: str = "float32"
+                          ) -> tuple[dict, np.ndarray, int]:
+    """The header facts and the decoded samples of a file, opening it once.
+
+    The same as :func:`read_header` followed by :func:`read_audio` (same values, same
+    errors), at the cost of one open: the probe's one decode, shared by every fact.
+
+    Returns:
+        ``(header, samples, sample_rate)``: ``header`` as :func:`read_header` returns it
+        (what the file declares), ``samples`` ``(time, channels)`` as :func:`read_audio`
+        returns them and the sample rate in Hz.
+
+    Raises:
+        ValueError: ``dtype`` is not one of :data:`DTYPES`.
+        AudioReadError: as :func:`read_audio`.
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    path = _check_path(path)
+    header = None
+    try:
+        with sf.SoundFile(path) as f:
+            header = _sf_header(f)
+            samples = f.read(dtype=dtype, always_2d=True)
+            return header, samples, int(f.samplerate)
+    except RuntimeError as sf_err:  # soundfile.LibsndfileError, opening or decoding
+        try:
+            if header is None:
+                header = _av_header(path)
+            samples, sample_rate = _av_decode(path, np.dtype(dtype))
+        except AudioReadError as av_err:
+            raise _combined_error(path, sf_err, av_err) from None
+        return header, samples, sample_rate
+
+
 # ---------------------------------------------------------------------------- helpers
+
+
+def _sf_header(f: sf.SoundFile) -> dict:
+    fmt = f.format.lower()
+    return _header_dict(sample_rate=int(f.samplerate), channels=int(f.channels),
+                        num_samples=int(f.frames), fmt=_SF_FORMAT_ALIASES.get(fmt, fmt))
 
 
 def _check_path(path: str | os.PathLike) -> str:
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise AudioReadError("file not found", path)
-    if not os.path.isfile(path):
+    try:
+        mode = os.stat(path).st_mode  # one stat: exists and is a regular file
+    except (OSError, ValueError):
+        raise AudioReadError("file not found", path) from None
+    if not stat.S_ISREG(mode):
         raise AudioReadError("not a regular file", path)
     return path
 

@@ -1,11 +1,18 @@
 """Probe a corpus's files in parallel, resumably, writing results in batches.
 
 The catalog is written by this process only; workers decode and measure
-(:func:`curate.audio.probe.probe_file`) and send plain dicts back. Results are
-committed every ``batch_size`` files, so a killed probe keeps what it committed; the
-progress callback moves per file, as results arrive (files already probed but not yet
-committed count as done). A file is probed again only when its size or mtime changed
-since its last probe, when a deeper level is asked for, or with ``force``.
+(:func:`curate.audio.probe.probe_file`) and send results back. Two engines run the
+same per-file function (:func:`run_task`) under the same skip rule (:func:`decide`):
+
+- ``pool`` (default): a process pool on this machine. Results are committed every
+  ``batch_size`` files, so a killed probe keeps what it committed; the progress
+  callback moves per file, as results arrive (files already probed but not yet
+  committed count as done).
+- ``ray``: Ray Data on a local instance or a cluster (:mod:`curate.audio.ray_probe`);
+  workers write Parquet parts that this process merges in one transaction.
+
+A file is probed again only when its size or mtime changed since its last probe, when
+a deeper level is asked for, or with ``force``.
 
 The summary counts statuses over the whole corpus after the probe and the files that
 are heavily clipped (``clip_ratio >= HEAVY_CLIP_RATIO``, 1 % of samples, see
@@ -18,18 +25,33 @@ import multiprocessing as mp
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 import pandas as pd
+import pyarrow as pa
 
 from curate.audio.probe import HEAVY_CLIP_RATIO, MIN_DURATION_S, probe_file
 from curate.catalog import sql
 from curate.catalog.columns import PROBE_FACTS
 from curate.catalog.db import Catalog
 from curate.errors import CurateError
+from curate.scale.ray_engine import ENGINES
 
 LEVELS = ("header", "full")
 Progress = Callable[[int, int], None]
+
+#: Columns of a probe result (one row per file), as Arrow types: what workers return,
+#: what Ray workers write as Parquet, and what :func:`commit_batch` merges.
+RESULT_SCHEMA = pa.schema([
+    ("utt_id", pa.string()), ("duration_s", pa.float64()), ("sample_rate", pa.int64()),
+    ("channels", pa.int64()), ("num_samples", pa.int64()), ("format", pa.string()),
+    ("loudness_lufs", pa.float64()), ("peak_dbfs", pa.float64()),
+    ("clip_ratio", pa.float64()), ("silence_ratio", pa.float64()),
+    ("content_hash", pa.string()), ("status", pa.string()), ("error", pa.string()),
+    ("probe_note", pa.string()), ("probe_level", pa.string()), ("file_size", pa.int64()),
+    ("file_mtime", pa.float64()),
+])
+
 
 @dataclass(frozen=True)
 class ProbeTask:
@@ -55,35 +77,54 @@ def _level_rank(level: str | None) -> int:
     return LEVELS.index(level) if level in LEVELS else -1
 
 
+def decide(row: Mapping, root: str | os.PathLike, *, level: str, force: bool,
+           min_duration_s: float) -> ProbeTask | dict | None:
+    """What to do with one catalog row: the skip rule of every engine.
+
+    Args:
+        row: the row's ``utt_id``, ``path`` (relative to ``root``), ``status``,
+            ``probe_level``, ``file_size`` (bytes) and ``file_mtime`` (s) as stored.
+        root: the corpus root.
+
+    Returns:
+        None when the row is fresh (its last probe was at ``level`` or deeper and the
+        file's size and mtime are unchanged; never with ``force``), a ``missing`` result
+        (a dict of :data:`RESULT_SCHEMA`'s columns) when the file cannot be stat'ed,
+        else the :class:`ProbeTask` to run.
+    """
+    absolute = os.path.join(root, row["path"])
+    try:
+        st = os.stat(absolute)
+    except OSError:
+        return _missing_result(row["utt_id"], row["path"])
+    mtime = row["file_mtime"]
+    fresh = (
+        not force
+        and row["status"] not in (None, "pending", "missing")
+        and _level_rank(row["probe_level"]) >= _level_rank(level)
+        and row["file_size"] == st.st_size
+        and mtime is not None and mtime == mtime  # not None, not NaN
+        and abs(float(mtime) - st.st_mtime) < 1e-6
+    )
+    if fresh:
+        return None
+    return ProbeTask(row["utt_id"], absolute, int(st.st_size), float(st.st_mtime), level,
+                     min_duration_s)
+
+
 def plan(rows: pd.DataFrame, root: Path, *, level: str, force: bool,
          min_duration_s: float) -> tuple[list[ProbeTask], list[dict], int]:
-    """Split catalog rows into tasks to probe, rows found missing, and a skip count.
-
-    A row is skipped when its last probe was at ``level`` or deeper and the file's
-    size and mtime are unchanged.
-    """
+    """Split catalog rows into tasks to probe, rows found missing, and a skip count
+    (the rule of :func:`decide`)."""
     tasks, missing, skipped = [], [], 0
-    want = _level_rank(level)
-    for row in rows.itertuples(index=False):
-        absolute = os.path.join(root, row.path)
-        try:
-            st = os.stat(absolute)
-        except OSError:
-            missing.append(_missing_result(row.utt_id, row.path))
-            continue
-        fresh = (
-            not force
-            and row.status not in (None, "pending", "missing")
-            and _level_rank(row.probe_level) >= want
-            and row.file_size == st.st_size
-            and row.file_mtime is not None
-            and abs(float(row.file_mtime) - st.st_mtime) < 1e-6
-        )
-        if fresh:
+    for row in rows.to_dict("records"):
+        decision = decide(row, root, level=level, force=force, min_duration_s=min_duration_s)
+        if decision is None:
             skipped += 1
+        elif isinstance(decision, dict):
+            missing.append(decision)
         else:
-            tasks.append(ProbeTask(row.utt_id, absolute, int(st.st_size), float(st.st_mtime),
-                                   level, min_duration_s))
+            tasks.append(decision)
     return tasks, missing, skipped
 
 
@@ -109,23 +150,21 @@ def run_task(task: ProbeTask) -> dict:
     return result
 
 
-_BATCH_DTYPES = {
-    "duration_s": "float64", "sample_rate": "Int64", "channels": "Int64",
-    "num_samples": "Int64", "format": "string", "loudness_lufs": "float64",
-    "peak_dbfs": "float64", "clip_ratio": "float64", "silence_ratio": "float64",
-    "content_hash": "string", "utt_id": "string", "status": "string", "error": "string",
-    "probe_note": "string", "probe_level": "string", "file_size": "Int64",
-    "file_mtime": "float64",
-}
+def results_table(results: list[dict]) -> pa.Table:
+    """Probe results (dicts from :func:`run_task` or :func:`decide`) as an Arrow table of
+    :data:`RESULT_SCHEMA`."""
+    return pa.table([pa.array([r.get(field.name) for r in results], type=field.type)
+                     for field in RESULT_SCHEMA], schema=RESULT_SCHEMA)
 
 
-def commit_batch(catalog: Catalog, results: list[dict]) -> None:
-    """Write one batch of probe results in one transaction."""
-    if not results:
+def commit_batch(catalog: Catalog, results: list[dict] | pa.Table) -> None:
+    """Write probe results (dicts, or a table of :data:`RESULT_SCHEMA`) in one
+    transaction."""
+    table = results if isinstance(results, pa.Table) else results_table(results)
+    if table.num_rows == 0:
         return
-    frame = pd.DataFrame(results).astype(_BATCH_DTYPES)
     with catalog.transaction() as con:
-        con.register("_probe_batch", frame)
+        con.register("_probe_batch", table)
         try:
             con.execute(sql.PROBE_UPDATE)
         finally:
@@ -151,20 +190,64 @@ def corpus_root(catalog: Catalog, corpus: str) -> Path:
     return Path(row[0])
 
 
+def candidates(catalog: Catalog, corpus: str) -> pd.DataFrame:
+    """The corpus's rows a probe looks at (``removed`` rows never), missing values None."""
+    rows = catalog.df(sql.PROBE_CANDIDATES, [corpus])
+    return rows.astype(object).where(rows.notna(), None)
+
+
+def summarize(catalog: Catalog, corpus: str, checked: int, probed: int,
+              skipped: int) -> ProbeSummary:
+    """The :class:`ProbeSummary` of ``corpus`` as the catalog holds it now."""
+    statuses = dict(catalog.execute(sql.STATUS_COUNTS, [corpus, corpus]).fetchall())
+    clipped = int(catalog.execute(sql.HEAVY_CLIP_COUNT, [corpus, HEAVY_CLIP_RATIO]).fetchone()[0])
+    return ProbeSummary(corpus, checked, probed, skipped, statuses, clipped)
+
+
+def check_options(*, level: str, jobs: int, batch_size: int, engine: str) -> None:
+    """The probe's options (ValueErrors that name the argument)."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+
+
 def probe_corpus(catalog: Catalog, corpus: str, *, level: str = "full", jobs: int = 1,
                  batch_size: int = 256, force: bool = False,
                  min_duration_s: float = MIN_DURATION_S,
-                 progress: Progress | None = None) -> ProbeSummary:
-    """Probe every file of ``corpus`` that needs it; see the module docstring."""
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+                 progress: Progress | None = None, engine: str = "pool",
+                 address: str | None = None, results: str | None = None) -> ProbeSummary:
+    """Probe every file of ``corpus`` that needs it; see the module docstring.
+
+    Args:
+        level: ``header`` or ``full`` (see :func:`curate.audio.probe.probe_file`).
+        jobs: worker processes of the ``pool`` engine; with ``ray`` and no ``address``,
+            the CPUs of the local Ray instance.
+        batch_size: files per committed batch (``pool``); files per Ray task (``ray``).
+        force: probe unchanged files too.
+        min_duration_s: seconds; shorter files get status ``too_short``.
+        progress: ``callback(done, total)`` in files.
+        engine: ``pool`` or ``ray``.
+        address: the Ray cluster (``ray`` only; default a local instance, or
+            ``$RAY_ADDRESS``).
+        results: where Ray workers write their Parquet parts (``ray`` only; default a
+            folder next to the catalog; on a cluster, shared storage or an object-storage
+            URI).
+    """
+    check_options(level=level, jobs=jobs, batch_size=batch_size, engine=engine)
+    if engine == "ray":
+        from curate.audio.ray_probe import probe_corpus_ray
+
+        return probe_corpus_ray(catalog, corpus, level=level, jobs=jobs,
+                                files_per_task=batch_size, force=force,
+                                min_duration_s=min_duration_s, progress=progress,
+                                address=address, results=results)
     root = corpus_root(catalog, corpus)
-    rows = catalog.df(sql.PROBE_CANDIDATES, [corpus])
-    rows = rows.astype(object).where(rows.notna(), None)
+    rows = candidates(catalog, corpus)
     tasks, missing, skipped = plan(rows, root, level=level, force=force,
                                    min_duration_s=min_duration_s)
     total = len(tasks) + len(missing)
@@ -182,14 +265,13 @@ def probe_corpus(catalog: Catalog, corpus: str, *, level: str = "full", jobs: in
         if progress:
             progress(done, total)
     commit_batch(catalog, buffer)
-    statuses = dict(catalog.execute(sql.STATUS_COUNTS, [corpus, corpus]).fetchall())
-    clipped = int(catalog.execute(sql.HEAVY_CLIP_COUNT, [corpus, HEAVY_CLIP_RATIO]).fetchone()[0])
-    return ProbeSummary(corpus, len(rows), len(tasks), skipped, statuses, clipped)
+    return summarize(catalog, corpus, len(rows), len(tasks), skipped)
 
 
 def probe_catalog(catalog: Catalog, corpora: Iterable[str] | None = None,
                   **kwargs) -> list[ProbeSummary]:
-    """Probe the named corpora (default: all in the catalog)."""
+    """Probe the named corpora (default: all in the catalog); ``kwargs`` as
+    :func:`probe_corpus`."""
     names = (list(corpora) if corpora
              else [r[0] for r in catalog.execute(sql.CORPUS_ROOTS).fetchall()])
     return [probe_corpus(catalog, name, **kwargs) for name in names]

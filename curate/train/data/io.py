@@ -6,15 +6,19 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
+from curate.audio.decode import AudioReadError as DecodeError
+from curate.audio.decode import read_header
+from curate.audio.window import read_window as audio_window
 from curate.train.data.items import AudioReadError, PathType
 
 
 def read_window(
     path: PathType, choose: Any
 ) -> tuple[np.ndarray, int]:
-    """Open a file once and decode the window ``choose(frames, sample_rate)`` picks.
+    """Decode the window ``choose(frames, sample_rate)`` picks, with the package's one
+    decoder (:func:`curate.audio.window.read_window`: soundfile, else FFmpeg seeking to
+    the window), so every format the probe marks ok trains and scores.
 
     ``choose`` returns ``(start, count)`` in frames at the file's rate (count -1: to the
     end); ``frames`` may be <= 0 for a format that does not report its length.
@@ -23,17 +27,12 @@ def read_window(
         ``(samples, sample_rate)``: float32 mono (channels averaged).
     """
     try:
-        with sf.SoundFile(str(path)) as f:
-            sample_rate = f.samplerate
-            start, count = choose(int(f.frames), int(sample_rate))
-            if start:
-                f.seek(start)
-            data = f.read(count, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+        data, sample_rate = audio_window(str(path), choose)
+    except DecodeError as exc:
         raise AudioReadError(
             f"cannot decode audio file {path}: {exc}; check the file, or re-run "
             "`curate probe` so unreadable files are marked and left out of selections"
-        ) from exc
+        ) from None
     if data.shape[0] == 0:
         raise AudioReadError(
             f"audio file {path} has no samples in the requested window; leave empty files "
@@ -44,14 +43,14 @@ def read_window(
 
 
 def _file_frames(path: PathType) -> tuple[int, int]:
-    """(frames, sample_rate) of a file without decoding it; frames may be <= 0 if unknown."""
+    """(frames, sample_rate) of a file from its header; frames may be <= 0 if unknown."""
     try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError, ValueError) as exc:
+        header = read_header(str(path))
+    except DecodeError as exc:
         raise AudioReadError(
             f"cannot open audio file {path}: {exc}; check the path and the file format"
-        ) from exc
-    return int(info.frames), int(info.samplerate)
+        ) from None
+    return int(header["num_samples"]), int(header["sample_rate"])
 
 
 def file_seconds(paths: Sequence[PathType]) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""Scale-out: the Ray Data engine that probe (and later the shard writer) runs on."""
