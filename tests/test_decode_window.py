@@ -84,3 +84,18 @@ def test_ffmpeg_windows_seek_instead_of_decoding_everything(files, fmt, monkeypa
     got, _ = read_window(files[fmt], lambda frames, rate: (int(4.0 * sr), 8000))
     np.testing.assert_allclose(got, full[int(4.0 * sr):int(4.0 * sr) + 8000], atol=1e-6)
     assert sum(decoded) < full.shape[0] / 2  # far less than the file was converted
+
+
+def test_training_and_scoring_read_every_format(files, tmp_path):
+    """A training set that mixes FLAC, WAV, MP3, M4A/AAC and Opus trains and scores."""
+    from curate.train.loop import TrainConfig, score, train
+
+    paths = [str(files[f]) for f in ("wav", "flac", "mp3", "m4a", "opus")] * 2
+    labels = [1, 0] * 5
+    config = TrainConfig(model_kwargs={"channels": (8, 16), "n_mels": 32}, crop_seconds=1.0,
+                         batch_size=4, steps=2, warmup_steps=1, device="cpu", log_every=1,
+                         regime="fixed")
+    result = train(config, paths, labels)
+    assert len(result.losses) == 2 and np.isfinite(result.losses).all()
+    scores = score(result.model, paths[:5], max_seconds=2.0, batch_size=5, device="cpu")
+    assert scores.shape == (5,) and np.isfinite(scores).all()

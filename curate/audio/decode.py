@@ -32,6 +32,8 @@ import av
 import numpy as np
 import soundfile as sf
 
+from curate.errors import CurateError
+
 __all__ = ["AudioReadError", "read_header", "read_audio", "read_header_and_audio"]
 
 #: Output dtypes accepted by :func:`read_audio`.
@@ -44,11 +46,13 @@ _SF_FORMAT_ALIASES = {"wavex": "wav"}
 _INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}
 
 
-class AudioReadError(Exception):
-    """A file could not be opened or decoded as audio.
+class AudioReadError(CurateError):
+    """A file could not be opened or decoded as audio (the package's one such error).
 
-    ``str(error)`` is a short reason (no path), fit for the catalog's ``error`` column;
-    the file is in ``error.path``. Picklable, so it survives a process-pool boundary.
+    ``str(error)`` is the reason as given: the probe gives a short reason (no path), fit
+    for the catalog's ``error`` column, with the file in ``error.path``; training and
+    scoring give a sentence naming the file and the fix. Picklable, so it survives a
+    process-pool boundary.
     """
 
     def __init__(self, reason: str, path: str | None = None):

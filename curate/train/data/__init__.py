@@ -32,25 +32,27 @@ without overlap, shuffled with a bounded buffer, through the same per-item stage
 
 from __future__ import annotations
 
+from curate.audio.decode import AudioReadError  # the package's one decoding error
 from curate.train.data.arrays import PackedStrings, TrainData, as_strings
-from curate.train.data.dataset import Batch, CropDataset, CropStage, collate
+from curate.train.data.dataset import Batch, CropDataset, CropStage, WindowReader, collate
 from curate.train.data.io import file_seconds, read_window, tile
-from curate.train.data.items import (BONAFIDE, REGIMES, SPOOF, AudioReadError, Item, Key,
-                                     NonFiniteAudioError, PathType, as_items, as_label,
-                                     check_finite)
+from curate.train.data.items import (BONAFIDE, REGIMES, SPOOF, Item, Key, NonFiniteAudioError,
+                                     PathType, as_items, as_label, check_finite)
 from curate.train.data.samplers import (SAMPLERS, DynamicBatchSampler, EpochBatchSampler,
                                         EpochPlan, ShardedBatchSampler)
 from curate.train.data.seeds import augment_rng, crop_rng, derive_seed
-from curate.train.data.shards import (ShardFeed, ShardSource, ShardStream, StreamBatch,
-                                      collate_stream, stream_weights)
+from curate.train.data.shards import (ShardEvalStream, ShardFeed, ShardSource, ShardStream,
+                                      StreamBatch, StreamStart, StreamWeights, Token,
+                                      collate_eval, collate_stream, epoch_shards, read_clip,
+                                      stream_weights)
 
 __all__ = [
+    "AudioReadError",
     "BONAFIDE",
     "SPOOF",
     "REGIMES",
     "PathType",
     "Key",
-    "AudioReadError",
     "NonFiniteAudioError",
     "check_finite",
     "Item",
@@ -65,8 +67,9 @@ __all__ = [
     "PackedStrings",
     "as_strings",
     "TrainData",
-    "CropDataset",
+    "WindowReader",
     "CropStage",
+    "CropDataset",
     "Batch",
     "collate",
     "SAMPLERS",
@@ -75,9 +78,16 @@ __all__ = [
     "DynamicBatchSampler",
     "ShardedBatchSampler",
     "ShardSource",
+    "StreamWeights",
+    "stream_weights",
+    "epoch_shards",
+    "read_clip",
+    "Token",
+    "StreamStart",
     "ShardStream",
-    "ShardFeed",
     "StreamBatch",
     "collate_stream",
-    "stream_weights",
+    "ShardEvalStream",
+    "collate_eval",
+    "ShardFeed",
 ]

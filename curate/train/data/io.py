@@ -7,10 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from curate.audio.decode import AudioReadError as DecodeError
-from curate.audio.decode import read_header
+from curate.audio.decode import AudioReadError, read_header
 from curate.audio.window import read_window as audio_window
-from curate.train.data.items import AudioReadError, PathType
+from curate.train.data.items import PathType
 
 
 def read_window(
@@ -28,7 +27,7 @@ def read_window(
     """
     try:
         data, sample_rate = audio_window(str(path), choose)
-    except DecodeError as exc:
+    except AudioReadError as exc:
         raise AudioReadError(
             f"cannot decode audio file {path}: {exc}; check the file, or re-run "
             "`curate probe` so unreadable files are marked and left out of selections"
@@ -46,7 +45,7 @@ def _file_frames(path: PathType) -> tuple[int, int]:
     """(frames, sample_rate) of a file from its header; frames may be <= 0 if unknown."""
     try:
         header = read_header(str(path))
-    except DecodeError as exc:
+    except AudioReadError as exc:
         raise AudioReadError(
             f"cannot open audio file {path}: {exc}; check the path and the file format"
         ) from None

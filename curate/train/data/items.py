@@ -27,10 +27,6 @@ PathType = Union[str, "PathLike[str]"]
 Key = Union[int, tuple[int, int]]
 
 
-class AudioReadError(CurateError):
-    """An audio file could not be decoded; the message names the file."""
-
-
 class NonFiniteAudioError(CurateError):
     """Decoded audio holds NaN or inf samples; the message names the utterances."""
 

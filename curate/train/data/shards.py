@@ -63,10 +63,11 @@ import numpy as np
 import soundfile as sf
 import torch
 
+from curate.audio.decode import AudioReadError
 from curate.errors import CurateError
 from curate.shard.index import GROUP_COLUMNS, NONE, ShardFolder, load_folder, merged_counts
 from curate.train.data.dataset import CropStage
-from curate.train.data.items import AudioReadError, as_label
+from curate.train.data.items import as_label
 from curate.train.data.samplers import SAMPLERS, _round_counts
 
 __all__ = ["ShardSource", "StreamWeights", "stream_weights", "Token", "StreamStart",
