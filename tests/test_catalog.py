@@ -103,6 +103,8 @@ def test_real_migrations_bring_a_version_1_catalog_to_the_current_schema(tmp_pat
     with catalog_db.open_catalog(old) as catalog:  # make it look like version 1
         catalog.execute("DROP TABLE ablations")
         catalog.execute("DROP TABLE ablation_runs")
+        catalog.execute("ALTER TABLE corpora DROP COLUMN recipe_name")
+        catalog.execute("ALTER TABLE corpora DROP COLUMN sources")
         catalog.execute("UPDATE schema_info SET value = '1' WHERE key = 'schema_version'")
     query = ("SELECT table_name, column_name, data_type FROM information_schema.columns "
              "ORDER BY table_name, ordinal_position")

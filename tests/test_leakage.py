@@ -52,7 +52,7 @@ def test_split_by_source_is_clean_and_by_utt_leaks(tmp_path):
         report = leakage_report(catalog, "by_source")
         assert report.clean, report.table
         assert set(report.table["check"]) == {"utterances", "speakers", "sources", "content",
-                                              "source_in_other"}
+                                              "source_in_other", "lineage"}
         _freeze(catalog, "by_utt", "utt")
         counts = _counts(leakage_report(catalog, "by_utt"))
         assert counts["source_in_other"] > 0 and counts["sources"] > 0

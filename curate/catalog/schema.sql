@@ -1,7 +1,7 @@
 -- The curate catalog: the one DDL source of the current schema.
 -- A new catalog is created from this file; an older catalog is brought to this
 -- version by the numbered files in migrations/ (see curate/catalog/db.py).
--- schema_version: 2
+-- schema_version: 3
 
 CREATE TABLE IF NOT EXISTS schema_info (
     key   VARCHAR PRIMARY KEY,
@@ -18,7 +18,9 @@ CREATE TABLE IF NOT EXISTS corpora (
     title        VARCHAR,
     kind         VARCHAR,            -- genuine | artifact | mixed
     n_utterances BIGINT,
-    built_at     TIMESTAMP
+    built_at     TIMESTAMP,
+    recipe_name  VARCHAR,             -- the recipe's name (version 3: lineage)
+    sources      VARCHAR[]            -- corpora its audio derives from (recipe `sources`)
 );
 
 -- One row per audio file of every corpus (the manifest contract).

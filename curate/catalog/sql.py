@@ -74,9 +74,11 @@ FROM _new_rows n LEFT JOIN _carry c ON c.utt_id = n.utt_id AND c.path = n.path
 """
 
 UPSERT_CORPUS = """
-INSERT OR REPLACE INTO corpora (name, root, recipe, recipe_hash, title, kind, n_utterances, built_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, now())
+INSERT OR REPLACE INTO corpora (name, root, recipe, recipe_hash, title, kind, n_utterances,
+                                built_at, recipe_name, sources)
+VALUES (?, ?, ?, ?, ?, ?, ?, now(), ?, ?::VARCHAR[])
 """
+CORPUS_LINEAGE = "SELECT name, coalesce(recipe_name, recipe), coalesce(sources, []) FROM corpora"
 
 CORPUS_ROOTS = "SELECT name, root FROM corpora ORDER BY name"
 CORPUS_ROOT = "SELECT root FROM corpora WHERE name = ?"

@@ -364,7 +364,8 @@ def insert_corpus(catalog: Catalog, rows: pd.DataFrame, recipe: Recipe, root: Pa
                                               .encode(), digest_size=16).hexdigest()
             con.execute(catalog_sql.UPSERT_CORPUS, [name, root, recipe.source,
                                                     recipe_hash, recipe.title,
-                                                    recipe.kind, len(new)])
+                                                    recipe.kind, len(new), recipe.name,
+                                                    list(recipe.sources)])
         finally:
             con.unregister("_new_rows")
             con.execute("DROP TABLE IF EXISTS _carry")

@@ -7,7 +7,10 @@ Checks, per pair of sets (two splits of the selection, or one split and an
 - ``speakers``: the same (corpus, speaker);
 - ``sources``: artifacts made from the same genuine utterance (``source_utt``);
 - ``content``: the same decoded audio (``content_hash``);
-- ``source_in_other``: an artifact in one set whose genuine source is in the other.
+- ``source_in_other``: an artifact in one set whose genuine source is in the other;
+- ``lineage``: different corpora, one in each set, that derive from each other or from a
+  common source (:mod:`curate.select.lineage`): ASVspoof 2019 LA in test and VCTK in
+  training share VCTK's speakers under other ids, which the checks above cannot see.
 
 A clean selection has zero everywhere; ``curate leakage`` exits 3 otherwise.
 """
@@ -21,8 +24,9 @@ import pandas as pd
 from curate.catalog.db import Catalog
 from curate.errors import CurateError
 from curate.select import sql as select_sql
+from curate.select.lineage import relations
 
-CHECKS = ("utterances", "speakers", "sources", "content", "source_in_other")
+CHECKS = ("utterances", "speakers", "sources", "content", "source_in_other", "lineage")
 
 # key expression per check over utterances `u` (fixed SQL, no user input)
 _KEYS = {
@@ -40,6 +44,27 @@ INSERT INTO _leak_sets SELECT ?, utt_id FROM selection_items WHERE selection = ?
 """
 _SETS_FROM_CORPUS = "INSERT INTO _leak_sets SELECT ?, utt_id FROM utterances WHERE corpus = ?"
 _IS_CORPUS = "SELECT count(*) FROM corpora WHERE name = ?"
+_SET_CORPORA = """
+SELECT DISTINCT s.set_name, u.corpus FROM _leak_sets s JOIN utterances u USING (utt_id)
+"""
+
+
+def _lineage_rows(set_corpora: list[tuple[str, str]], related: dict) -> pd.DataFrame:
+    """Per pair of sets: the related corpus pairs across them (different corpora)."""
+    corpora: dict[str, set[str]] = {}
+    for set_name, corpus in set_corpora:
+        corpora.setdefault(set_name, set()).add(corpus)
+    rows = []
+    names = sorted(corpora)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            found = sorted({related[tuple(sorted((x, y)))].describe()
+                            for x in corpora[a] for y in corpora[b]
+                            if x != y and tuple(sorted((x, y))) in related})
+            if found:
+                rows.append({"a": a, "b": b, "n": len(found), "examples": found[:3],
+                             "check": "lineage"})
+    return pd.DataFrame(rows, columns=["a", "b", "n", "examples", "check"])
 
 
 def _shared_query(key: str) -> str:
@@ -116,6 +141,7 @@ def leakage_report(catalog: Catalog, selection: str, against: list[str] | tuple 
         for check, key in _KEYS.items():
             frames.append(con.execute(_shared_query(key)).df().assign(check=check))
         frames.append(con.execute(_SOURCE_IN_OTHER).df().assign(check="source_in_other"))
+        frames.append(_lineage_rows(con.execute(_SET_CORPORA).fetchall(), relations(catalog)))
     finally:
         con.execute("DROP TABLE IF EXISTS _leak_sets")
     found = pd.concat(frames, ignore_index=True)
