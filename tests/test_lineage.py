@@ -74,3 +74,34 @@ def test_prepare_stores_the_recipe_and_its_sources(tmp_path, run_cli):
     with open_catalog(db, read_only=True) as catalog:
         assert catalog.execute("SELECT recipe_name, sources FROM corpora").fetchall() == [
             ("asvspoof2019_la", ["vctk"])]
+
+
+def test_each_result_carries_its_training_overlap_restriction(tmp_path, run_cli):
+    from conftest import make_tone_selection, tiny_experiment
+    from curate.ablate.report import results_table
+
+    make_tone_selection(tmp_path)
+    db = tmp_path / "c.duckdb"
+    exp = tmp_path / "tiny.toml"
+    exp.write_text(tiny_experiment(2))
+    code, out, err = run_cli("train", exp, "--db", db, "--out", tmp_path / "out")
+    assert code == 0, err
+    with open_catalog(db, read_only=True) as catalog:
+        (run_id,), = catalog.execute("SELECT run_id FROM runs").fetchall()
+    code, _, err = run_cli("eval", run_id, "--on", "sel", "--split", "all", "--db", db)
+    assert code == 0, err
+    with open_catalog(db, read_only=True) as catalog:
+        values = {(s, m): v for s, m, v in catalog.execute(
+            "SELECT eval_set, metric, value FROM results WHERE metric LIKE 'overlap_%'"
+        ).fetchall()}
+        table = results_table(catalog, run_id)
+    # the speaker-disjoint test split shares only the corpus with training
+    assert values[("test", "overlap_corpora")] == 1
+    assert values[("test", "overlap_speakers")] == 0 == values[("test", "overlap_content")]
+    # the whole selection holds the training items themselves
+    assert values[("sel", "overlap_speakers")] == 4 and values[("sel", "overlap_content")] > 0
+    labels = dict(zip(table[table.eval_group == "all"].eval_set,
+                      table[table.eval_group == "all"].overlap))
+    assert labels["test"] == "corpora 1"
+    assert labels["sel"].startswith("corpora 1, speakers 4")
+    assert "overlap" in out  # printed next to the EER by curate train

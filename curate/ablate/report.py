@@ -15,6 +15,8 @@ import pandas as pd
 from curate.ablate import plots, sql
 from curate.catalog.db import Catalog
 from curate.train import sql as train_sql
+from curate.train.overlap import METRICS as OVERLAP_METRICS
+from curate.train.overlap import restriction
 
 
 def markdown_table(frame: pd.DataFrame, *, floats: str = "{:.4g}") -> str:
@@ -33,13 +35,19 @@ def markdown_table(frame: pd.DataFrame, *, floats: str = "{:.4g}") -> str:
 
 
 def results_table(catalog: Catalog, run_id: str) -> pd.DataFrame:
-    """EER (in %) and minDCF per eval set and group of a run."""
+    """EER (in %) and minDCF per eval set and group of a run, with each eval set's
+    training-overlap restriction (``overlap``: ``none``, or what it shares with the
+    training data; see :mod:`curate.train.overlap`)."""
     frame = catalog.df(sql.RESULTS_WIDE, [run_id])
     frame["eer_%"] = (100 * frame.pop("eer")).round(2)
     frame["min_dcf"] = frame["min_dcf"].round(4)
     for column in ("n_bonafide", "n_spoof"):
         frame[column] = frame[column].astype("Int64")
-    return frame[["eval_set", "eval_group", "eer_%", "min_dcf", "n_bonafide", "n_spoof"]]
+    counts = frame[list(OVERLAP_METRICS)]
+    frame["overlap"] = [restriction({k: v for k, v in row.items() if v == v})
+                        for row in counts.to_dict("records")]
+    return frame[["eval_set", "eval_group", "eer_%", "min_dcf", "n_bonafide", "n_spoof",
+                  "overlap"]]
 
 
 def write_run_report(catalog: Catalog, run_ids: list[str], out_dir: Path | str, *,

@@ -18,7 +18,12 @@ SELECT eval_set, eval_group,
        max(value) FILTER (WHERE metric = 'eer') AS eer,
        max(value) FILTER (WHERE metric = 'min_dcf') AS min_dcf,
        max(value) FILTER (WHERE metric = 'n_bonafide') AS n_bonafide,
-       max(value) FILTER (WHERE metric = 'n_spoof') AS n_spoof
+       max(value) FILTER (WHERE metric = 'n_spoof') AS n_spoof,
+       max(value) FILTER (WHERE metric = 'overlap_corpora') AS overlap_corpora,
+       max(value) FILTER (WHERE metric = 'overlap_related') AS overlap_related,
+       max(value) FILTER (WHERE metric = 'overlap_speakers') AS overlap_speakers,
+       max(value) FILTER (WHERE metric = 'overlap_sources') AS overlap_sources,
+       max(value) FILTER (WHERE metric = 'overlap_content') AS overlap_content
 FROM results WHERE run_id = ?
 GROUP BY eval_set, eval_group ORDER BY eval_set, eval_group = 'all' DESC, eval_group
 """

@@ -47,12 +47,12 @@ from curate.errors import CurateError
 from curate.select.check import closest_first
 from curate.select.freeze import selection_rows, unavailable_items
 from curate.train import distributed as ddp
-from curate.train import snapshot
-from curate.train import sql
+from curate.train import snapshot, sql
 from curate.train.data import TrainData
 from curate.train.evaluate import group_results, write_score_file
 from curate.train.loop import (TrainConfig, load_checkpoint, resolve_device, save_checkpoint,
                                score_shared, train)
+from curate.train.overlap import overlap_counts
 
 __all__ = ["RunSpec", "RunOutcome", "code_version", "run_id_for", "run_id_of", "run_results",
            "run_experiment", "evaluate_run", "load_run", "parse_ref", "eval_set_name"]
@@ -283,11 +283,18 @@ def _shard_eval_splits(spec: RunSpec, data: Path) -> dict[str, str]:
 
 
 def _store_eval_set(source: Catalog | CatalogRef, run_id: str, eval_set: str,
-                    scored: pd.DataFrame, run_dir: Path | None) -> pd.DataFrame:
+                    scored: pd.DataFrame, run_dir: Path | None,
+                    train_ids: list[str] | None = None) -> pd.DataFrame:
     """Replace one eval set's scores and results (sharpness kept), in one short
-    transaction; write its score file."""
+    transaction; write its score file. With ``train_ids`` (the run's training items) the
+    eval set's training-overlap restriction is stored too (:mod:`curate.train.overlap`)."""
     results = group_results(scored).assign(run_id=run_id, eval_set=eval_set)
     with catalog_session(source) as catalog, catalog.transaction() as con:
+        if train_ids is not None:
+            counts = overlap_counts(catalog, train_ids, scored["utt_id"].tolist())
+            results = pd.concat([results, pd.DataFrame(
+                {"eval_group": "all", "metric": list(counts), "value": list(counts.values()),
+                 "run_id": run_id, "eval_set": eval_set})], ignore_index=True)
         con.execute(sql.DELETE_EVAL_SET_SCORES, [run_id, eval_set])
         con.execute(sql.DELETE_EVAL_SET_RESULTS, [run_id, eval_set])
         table = scored[["utt_id", "score"]].assign(run_id=run_id, eval_set=eval_set)
@@ -499,6 +506,7 @@ def run_experiment(catalog: Catalog | CatalogRef | None, spec: RunSpec, out_dir:
                                    "dev_eer": {str(k): v for k, v in result.dev_eer.items()},
                                    "best": [list(b) for b in result.best]})
         shard_splits = _shard_eval_splits(spec, data)
+        train_ids = snapshot.read_set(data, "train")["utt_id"].tolist() if ctx.is_main else None
         for name in snapshot.set_names(data):
             if not name.startswith("eval:"):
                 continue
@@ -511,7 +519,7 @@ def run_experiment(catalog: Catalog | CatalogRef | None, spec: RunSpec, out_dir:
                                                     result.device, ctx, split)
             if ctx.is_main:
                 _store_eval_set(catalog, run_id, name.removeprefix("eval:"),
-                                rows.assign(score=scores), run_dir)
+                                rows.assign(score=scores), run_dir, train_ids)
         if ctx.is_main:
             _finish(catalog, run_id, "finished")
     except BaseException:
@@ -585,5 +593,9 @@ def evaluate_run(catalog: Catalog | CatalogRef, run_id: str, selection: str,
     if batch_size is not None:
         config = TrainConfig.from_dict(dict(config.to_dict(), eval_batch_size=batch_size))
     scores = _scores_of(run.model, rows, config, device or config.device, ddp.DistContext())
-    results = _store_eval_set(catalog, run_id, name, rows.assign(score=scores), run.run_dir)
+    data = Path(run.run_dir) / "data"
+    train_ids = snapshot.read_set(data, "train")["utt_id"].tolist() \
+        if snapshot.has_snapshot(data) else None
+    results = _store_eval_set(catalog, run_id, name, rows.assign(score=scores), run.run_dir,
+                              train_ids)
     return results[["eval_set", "eval_group", "metric", "value"]]

@@ -54,3 +54,22 @@ WHERE s.metric = 'sharpness' AND (? IS NULL OR s.eval_group = ?)
 ORDER BY s.run_id, s.eval_set, s.eval_group
 """
 CORPUS_ROOTS = "SELECT name, root FROM corpora ORDER BY name"
+# Training-overlap restriction of an eval set: what it shares with the run's training
+# items (_train_ids, _eval_ids: registered utt_id tables).
+TRAIN_OVERLAP = """
+WITH tr AS (SELECT u.* FROM utterances u JOIN _train_ids t USING (utt_id)),
+     ev AS (SELECT u.* FROM utterances u JOIN _eval_ids e USING (utt_id))
+SELECT
+  (SELECT count(DISTINCT corpus) FROM ev WHERE corpus IN (SELECT corpus FROM tr)) AS corpora,
+  (SELECT count(DISTINCT ev.corpus || ':' || ev.speaker) FROM ev JOIN tr
+     ON ev.corpus = tr.corpus AND ev.speaker = tr.speaker) AS speakers,
+  (SELECT count(DISTINCT ev.utt_id) FROM ev WHERE ev.source_utt IN (SELECT utt_id FROM tr)
+     OR ev.source_utt IN (SELECT source_utt FROM tr WHERE source_utt IS NOT NULL)
+     OR ev.utt_id IN (SELECT source_utt FROM tr WHERE source_utt IS NOT NULL)) AS sources,
+  (SELECT count(DISTINCT ev.content_hash) FROM ev JOIN tr USING (content_hash)) AS content
+"""
+OVERLAP_CORPORA = """
+SELECT DISTINCT 'train' AS side, u.corpus FROM utterances u JOIN _train_ids USING (utt_id)
+UNION ALL
+SELECT DISTINCT 'eval', u.corpus FROM utterances u JOIN _eval_ids USING (utt_id)
+"""
