@@ -143,3 +143,21 @@ def test_a_resumed_run_reads_its_snapshot_from_a_moved_root(tone_db, tmp_path, r
     after = snapshot.read_set(data, "train")
     pd.testing.assert_series_equal(after["utt_id"], train_rows["utt_id"])  # the start's data
     assert after["abspath"].str.startswith(str(moved)).all()
+
+
+def test_ranks_receive_a_path_to_the_snapshot_not_the_rows(tone_db, tmp_path):
+    """What rank 0 broadcasts to the other ranks is small plain data: they read the run's
+    snapshot (Parquet) from disk themselves."""
+    import pickle
+
+    from curate.catalog.db import CatalogRef
+    from curate.train.experiment import load_experiment
+    from curate.train.run import _prepare
+
+    spec = load_experiment(_experiment(tmp_path, steps=2)).run_spec()
+    plan = _prepare(CatalogRef(tone_db), spec, tmp_path / "out", force=False, resume=False,
+                    skip_unavailable=False)
+    assert not any(isinstance(v, pd.DataFrame) for v in plan.values())
+    assert len(pickle.dumps(plan)) < 2000
+    assert snapshot.has_snapshot(plan["data"])
+    assert len(snapshot.read_set(plan["data"], "train")) > 0
