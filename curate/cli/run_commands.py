@@ -84,12 +84,21 @@ def eval_(
                                                                 "the run's)."),
     batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1),
     skip_unavailable: bool = SkipUnavailableOption,
+    bootstrap: int = typer.Option(0, "--bootstrap", min=0, metavar="N",
+                                  help="Store 95 % bootstrap intervals of EER and minDCF "
+                                       "over N resamples (0: none)."),
+    by_speaker: bool = typer.Option(False, "--by-speaker",
+                                    help="With --bootstrap: resample whole speakers."),
 ) -> None:
     """Score a selection with a run's model: scores, results per group, a score file."""
     from curate.train.run import evaluate_run
 
+    if by_speaker and not bootstrap:
+        raise CurateError("--by-speaker only applies to --bootstrap N; add --bootstrap 1000 "
+                          "or leave --by-speaker out")
     results = evaluate_run(catalog_ref(db), run, on, split, run_dir=run_dir, device=device,
-                           batch_size=batch_size, skip_unavailable=skip_unavailable)
+                           batch_size=batch_size, skip_unavailable=skip_unavailable,
+                           bootstrap=bootstrap, by_speaker=by_speaker)
     wide = results.pivot_table(index=["eval_set", "eval_group"], columns="metric",
                                values="value", sort=False).reset_index()
     console.print(table_of(wide, title=f"run {run} on {on}"))

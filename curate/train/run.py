@@ -569,8 +569,13 @@ def load_run(catalog: Catalog, run_id: str, *, run_dir: Path | str | None = None
 def evaluate_run(catalog: Catalog | CatalogRef, run_id: str, selection: str,
                  split: str | None = "test", *, run_dir: Path | str | None = None,
                  device: str | None = None, batch_size: int | None = None,
-                 skip_unavailable: bool = False) -> pd.DataFrame:
+                 skip_unavailable: bool = False, bootstrap: int = 0,
+                 by_speaker: bool = False) -> pd.DataFrame:
     """Score a selection (split) with a run's model; store scores, results, a score file.
+
+    With ``bootstrap`` > 0 the 95 % bootstrap intervals of EER and minDCF over that many
+    resamples (seed 0; whole speakers with ``by_speaker``) are stored too, group ``all``
+    (:mod:`curate.train.bootstrap`).
 
     The catalog is read and written in short sessions (scoring holds no lock when
     ``catalog`` is a :class:`CatalogRef`). Items no longer ``ok`` stop it unless
@@ -598,4 +603,15 @@ def evaluate_run(catalog: Catalog | CatalogRef, run_id: str, selection: str,
         if snapshot.has_snapshot(data) else None
     results = _store_eval_set(catalog, run_id, name, rows.assign(score=scores), run.run_dir,
                               train_ids)
+    if bootstrap > 0:
+        from curate.train.bootstrap import interval_results
+
+        intervals = interval_results(rows.assign(score=scores), bootstrap,
+                                     by="speaker" if by_speaker else None
+                                     ).assign(run_id=run_id, eval_set=name)
+        with catalog_session(catalog) as session, session.transaction() as con:
+            con.register("_results", intervals)
+            con.execute(sql.INSERT_RESULTS)
+            con.unregister("_results")
+        results = pd.concat([results, intervals], ignore_index=True)
     return results[["eval_set", "eval_group", "metric", "value"]]

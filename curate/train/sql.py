@@ -73,3 +73,13 @@ SELECT DISTINCT 'train' AS side, u.corpus FROM utterances u JOIN _train_ids USIN
 UNION ALL
 SELECT DISTINCT 'eval', u.corpus FROM utterances u JOIN _eval_ids USING (utt_id)
 """
+# Calibration and fusion (curate calibrate / curate fuse).
+RUN_EVAL_SETS = "SELECT DISTINCT eval_set FROM scores WHERE run_id = ? ORDER BY eval_set"
+DELETE_CALIBRATION_RESULTS = """
+DELETE FROM results WHERE run_id = ? AND eval_set = ? AND eval_group = 'all'
+  AND metric IN ('cal_act_dcf', 'cal_cllr', 'min_cllr', 'cal_scale', 'cal_offset')
+"""
+INSERT_FINISHED_RUN = """
+INSERT INTO runs (run_id, name, config, seed, code_version, status, started_at, finished_at)
+VALUES (?, ?, ?, NULL, ?, 'finished', now(), now())
+"""
