@@ -1,17 +1,71 @@
-"""`curate demo --quick` end to end, through the command line (run by `make test`)."""
+"""`curate demo --quick` end to end (run by `make test`), and its reproducibility.
+
+The quick demo runs twice: through the command line with 2 probe jobs and 2 torch
+threads, and through the library with 1 job and 1 thread. Both must give the same
+scores, and the results table must equal the committed expected file
+(``tests/data/demo_quick_results.csv``) on the pinned dependency versions: a change of
+results then shows up in review as a changed file.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
 import pytest
 
 from curate.catalog.db import open_catalog
+from curate.demo.run import run_demo
+from curate.threads import torch_threads
+
+EXPECTED = Path(__file__).parent / "data" / "demo_quick_results.csv"
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tmp_path_factory):
+    """Two quick demos: (cli output folder, its stdout), library output folder."""
+    root = tmp_path_factory.mktemp("demo")
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    done = subprocess.run([sys.executable, "-c",
+                           "import sys, torch; torch.set_num_threads(2); "
+                           "from curate.cli import main; sys.argv = sys.argv[1:]; main()",
+                           "curate", "demo", "--out", str(root / "cli"), "--quick", "--jobs",
+                           "2"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    with torch_threads(1):
+        outcome = run_demo(root / "lib", quick=True, jobs=1, say=lambda _m: None)
+    return root / "cli", done.stdout, outcome
+
+
+def _scores(db: Path) -> pd.DataFrame:
+    with open_catalog(db, read_only=True) as catalog:
+        return catalog.df("SELECT ar.cell, s.eval_set, s.utt_id, s.score FROM scores s "
+                          "JOIN ablation_runs ar USING (run_id) ORDER BY ALL")
 
 
 @pytest.mark.slow
-def test_quick_demo_end_to_end(tmp_path, run_cli):
-    out = tmp_path / "demo"
-    code, stdout, stderr = run_cli("demo", "--out", out, "--quick")
-    assert code == 0, stderr
+def test_the_quick_demo_does_not_depend_on_jobs_or_threads(demo_runs):
+    cli_out, _, outcome = demo_runs
+    a, b = _scores(cli_out / "catalog.duckdb"), _scores(outcome.db)
+    assert len(a) > 100
+    pd.testing.assert_frame_equal(a, b)  # bit for bit: 2 jobs / 2 threads = 1 job / 1 thread
+
+
+@pytest.mark.slow
+def test_the_quick_demo_reproduces_the_committed_results(demo_runs):
+    _, _, outcome = demo_runs
+    got = outcome.results.to_csv(index=False, float_format="%.6g")
+    assert got == EXPECTED.read_text(), (
+        "the quick demo's results changed; if that is intended, rewrite "
+        f"{EXPECTED} with the new table and say why in the commit:\n{got}")
+
+
+@pytest.mark.slow
+def test_quick_demo_end_to_end(demo_runs, run_cli):
+    out, stdout, _ = demo_runs
     assert "demo_ablation: test split" in stdout and "eer_unseen_%" in stdout
     db = out / "catalog.duckdb"
     with open_catalog(db, read_only=True) as catalog:
