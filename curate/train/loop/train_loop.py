@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,17 @@ class _AugmentRecords:
             self.sink(int(epoch), pd.DataFrame({"utt_id": ids, "steps": steps}))
 
 
+def _with_run_threads(fn: Callable[..., TrainResult]) -> Callable[..., TrainResult]:
+    """Run ``fn(config, ...)`` with the config's torch intra-op threads (``threads``)."""
+    @functools.wraps(fn)
+    def wrapper(config: TrainConfig, *args: Any, **kwargs: Any) -> TrainResult:
+        with torch_threads(config.threads or None):
+            return fn(config, *args, **kwargs)
+
+    return wrapper
+
+
+@_with_run_threads
 def train(
     config: TrainConfig,
     paths: Sequence[PathType] | TrainData | None,
@@ -218,26 +230,6 @@ def train(
     Returns:
         :class:`TrainResult` with the model in eval mode.
     """
-    with torch_threads(config.threads or None):
-        return _train(config, paths, labels, dev=dev, out_dir=out_dir, resume=resume,
-                      stop_at=stop_at, progress=progress, augment_log=augment_log,
-                      chain=chain)
-
-
-def _train(
-    config: TrainConfig,
-    paths: Sequence[PathType] | TrainData | None,
-    labels: Sequence[Any] | None = None,
-    *,
-    dev: TrainData | tuple[Sequence[PathType], Sequence[Any]] | None = None,
-    out_dir: PathType | None = None,
-    resume: bool = False,
-    stop_at: int | None = None,
-    progress: ProgressFn | None = None,
-    augment_log: AugmentLogFn | None = None,
-    chain: Any = None,
-) -> TrainResult:
-    """The body of :func:`train` (with the run's torch threads already set)."""
     source = ShardSource.open(config.shards, config.shards_split) if config.shards else None
     data = None if source is not None else _as_data(paths, labels)
     if source is not None:
