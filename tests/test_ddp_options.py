@@ -37,9 +37,10 @@ MATRIX = {
     "large:weighted+layer_k": dict(
         model_kwargs={"arch": "custom", "arch_config": TINY_LARGE, "layers": "weighted"},
         precision="bf16"),
-    "large:layer_k": dict(
+    "large:layer_k+checkpointing+normalize": dict(
         model_kwargs={"arch": "custom", "arch_config": TINY_LARGE, "layers": 1,
-                      "pooling": "attentive", "attention_dim": 8}),
+                      "pooling": "attentive", "attention_dim": 8,
+                      "activation_checkpointing": True, "normalize": True}),
 }
 
 

@@ -123,7 +123,7 @@ def test_front_end_rejects_bad_arguments():
         LogMelFrontEnd(n_fft=256, win_length=400)
     with pytest.raises(ValueError, match=r"\(batch, time\)"):
         LogMelFrontEnd()(torch.randn(16000))
-    with pytest.raises(ValueError, match="lengths must have shape"):
+    with pytest.raises(ValueError, match="lengths must be integers of shape"):
         LogMelFrontEnd()(torch.randn(2, 16000), torch.tensor([16000]))
 
 

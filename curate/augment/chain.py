@@ -475,7 +475,7 @@ class Chain:
             ``i`` with their params, an :class:`AppliedSteps` copied to the host in one
             transfer when first read (never, when augmentation is not logged).
         """
-        from curate.augment.batch import check_batch
+        from curate.batch import check_batch
 
         x, lengths = check_batch(x, lengths)
         batch = x.shape[0]

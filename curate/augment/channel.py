@@ -35,10 +35,10 @@ import torchaudio.transforms as AT
 from scipy.fft import next_fast_len
 from torch import Tensor
 
-from curate.augment.batch import check_batch  # noqa: F401 (re-exported)
 from curate.augment.codec import LAWS, g711
 from curate.augment.counter_rng import uniform_frames
 from curate.augment.drawn import StepParams
+from curate.batch import check_batch  # noqa: F401 (re-exported)
 
 __all__ = [
     "fir_lowpass",

@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 
 from curate.cli.common import app, console
+from curate.errors import CurateError
 
 
 bench_app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -47,22 +48,18 @@ def bench_rawboost_command(
 
 @bench_app.command("probe")
 def bench_probe_command(
-    files: int = typer.Option(400, "--files", min=1, help="Synthetic FLAC files."),
+    files: int = typer.Option(800, "--files", min=1, help="Synthetic FLAC files."),
     seconds: float = typer.Option(4.0, "--seconds", help="File duration in seconds."),
     jobs: int = typer.Option(2, "--jobs", "-j", min=1, help="Probe worker processes."),
+    repeats: int = typer.Option(3, "--repeats", min=1, help="Timed runs per side (best)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """`curate probe` (parallel, committed to the catalog) vs a plain per-file loop."""
-    from curate.audio.bench import bench_probe
+    """curate's probe (1 and N jobs, header level) vs decoding alone, a one-off script
+    (soundfile + pyloudnorm + md5) and lhotse's Recording.from_file, on the same files."""
+    from curate.audio.bench import bench_probe, describe
 
-    result = bench_probe(files, seconds, jobs=jobs)
-    if as_json:
-        print(json.dumps(result))
-        return
-    console.print(f"probe: {result['value']:.1f} files/s with {jobs} job(s) "
-                  f"({result['audio_hours_per_hour']:.0f} h of audio per hour); plain loop "
-                  f"{result['baseline']:.1f} files/s; ratio {result['ratio']:.2f}x",
-                  highlight=False)
+    result = bench_probe(files, seconds, jobs=jobs, repeats=repeats)
+    print(json.dumps(result) if as_json else describe(result))
 
 
 @bench_app.command("select")
@@ -119,11 +116,32 @@ def bench_loader_command(
     chain: Optional[Path] = typer.Option(None, "--chain", help="An augmentation chain whose "
                                                                "CPU steps run per item."),
     epochs: int = typer.Option(3, "--epochs", min=1),
+    shards: bool = typer.Option(False, "--shards", help="Shard streaming vs random file "
+                                                        "access on the same clips."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Training loader throughput (decode + crop + CPU steps) vs a naive per-item loader."""
+    """Training loader throughput (decode + crop + CPU steps) vs a naive per-item loader;
+    with --shards, reading shards vs one file per item."""
     from curate.train.bench import bench_loader
 
+    if shards:
+        from curate.train.bench_shards import bench_shard_loader
+
+        result = bench_shard_loader(files, seconds, crop_seconds, workers=workers,
+                                    epochs=epochs, source_rate=source_rate,
+                                    chain=str(chain) if chain else None)
+        if as_json:
+            print(json.dumps(result, default=str))
+            return
+        console.print(
+            f"shards: {result['shards_items_per_s']:.1f} items/s, "
+            f"{result['shards_audio_s_per_s']:.0f} audio-s/s ({result['value']:.0f} per "
+            f"worker); files: {result['files_items_per_s']:.1f} items/s, "
+            f"{result['files_audio_s_per_s']:.0f} audio-s/s ({result['baseline']:.0f} per "
+            f"worker); ratio {result['ratio']:.2f} ({result['workers']} worker(s), "
+            f"{result['crop_seconds']:g} s crops of {result['files']} FLAC clips)",
+            highlight=False)
+        return
     result = bench_loader(files, seconds, crop_seconds, source_rate=source_rate,
                           workers=workers, epochs=epochs, chain=str(chain) if chain else None)
     if as_json:
@@ -155,3 +173,55 @@ def bench_sam_command(
     console.print(f"{'ASAM' if adaptive else 'SAM'} step {result['value']:.1f} ms vs plain "
                   f"{result['baseline']:.1f} ms: {result['ratio']:.2f}x (target <= "
                   f"{result['target_max_ratio']}x)", highlight=False)
+
+
+@bench_app.command("train")
+def bench_train_command(
+    device: str = typer.Option("cpu", "--device", help="cpu, cuda, cuda:N or auto."),
+    batch: int = typer.Option(2, "--batch", min=1, help="Crops per batch."),
+    seconds: float = typer.Option(4.0, "--seconds", help="Crop duration in seconds."),
+    steps: int = typer.Option(3, "--steps", min=1, help="Timed rounds (each kind's fastest "
+                                                        "step counts); a round runs each "
+                                                        "of the 8 kinds of step once."),
+    warmup: int = typer.Option(1, "--warmup", min=0, help="Untimed rounds first."),
+    arch: str = typer.Option("wav2vec2_base", "--arch", help="The ssl model's size "
+                                                             "(randomly initialised)."),
+    tiny: bool = typer.Option(False, "--tiny", help="A tiny 2-layer model instead of "
+                                                    "--arch (a smoke test)."),
+    precision: str = typer.Option("fp32,bf16", "--precision",
+                                  help="fp32, bf16 or both (comma-separated)."),
+    threads: Optional[int] = typer.Option(None, "--threads", min=1, help="torch CPU threads."),
+    clock: str = typer.Option("wall", "--clock", help="wall, or process: this process's "
+                                                      "CPU time (a shared CPU; with "
+                                                      "--threads 1)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """SSL training step: fp32 vs bf16, plain vs SAM, with and without activation
+    checkpointing; step-time ratios and activation memory measured in one run."""
+    from curate.train.bench_train import TINY_ARCH, bench_train, describe
+
+    precisions = [p.strip() for p in precision.split(",") if p.strip()]
+    result = bench_train("custom" if tiny else arch, arch_config=TINY_ARCH if tiny else None,
+                         batch=batch, seconds=seconds, steps=steps, warmup=warmup,
+                         device=device, precisions=precisions, threads=threads,
+                         clock=clock)
+    print(json.dumps(result) if as_json else describe(result))
+
+
+@bench_app.command("catalog")
+def bench_catalog_command(
+    rows: int = typer.Option(10_000_000, "--rows", min=1000, help="Synthetic catalog rows."),
+    workdir: Path = typer.Option(Path("manifests/bench"), help="Where the synthetic catalog "
+                                                               "is built (and reused)."),
+    memory_limit: Optional[str] = typer.Option("3GB", help="DuckDB memory limit."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """prepare's insert, the probe merge, stats, select (quota + split) and a Parquet
+    export over a synthetic catalog: time and peak memory of each."""
+    from curate.bench_catalog import bench_catalog, describe
+
+    try:
+        result = bench_catalog(rows, workdir=workdir, memory_limit=memory_limit)
+    except ValueError as exc:
+        raise CurateError(f"--memory-limit: {exc}") from None
+    print(json.dumps(result) if as_json else describe(result))

@@ -17,13 +17,13 @@ from typing import Any, Optional, Union
 import torch
 from torch import Tensor
 
-from curate.augment.batch import check_batch
 from curate.augment.counter_rng import hash_words, normal, uniform
 from curate.augment.rawboost.filters import (Plan, cascade_spectra, frames, geometry,
                                              overlap_save)
 from curate.augment.rawboost.params import Cascades, RawBoostParams
 from curate.augment.rawboost.sampling import sample_params
 from curate.augment.rawboost.settings import ALGORITHMS
+from curate.batch import check_batch
 
 __all__ = ["apply", "rawboost"]
 

@@ -26,20 +26,21 @@ from __future__ import annotations
 from curate.train.models.checkpoint_files import (config_field, literal_layers,
                                                   read_safetensors, torch_load)
 from curate.train.models.cnn import SmallCNN
-from curate.train.models.fairseq_layout import (fairseq_cfg_to_arch, fairseq_to_torchaudio,
+from curate.train.models.fairseq_layout import (fairseq_cfg_to_arch, fairseq_from_blob,
+                                                fairseq_normalize, fairseq_to_torchaudio,
                                                 read_fairseq)
 from curate.train.models.frontend import LogMelFrontEnd
-from curate.train.models.functional import (PathLikeStr, bonafide_score, check_batch,
-                                            lengths_to_mask, masked_group_norm, masked_mean,
-                                            masked_mean_max, num_frames)
-from curate.train.models.hf_layout import (hf_config_to_arch, hf_to_torchaudio, pos_conv_name,
-                                           read_hf_folder)
+from curate.train.models.functional import (PathLikeStr, bonafide_score, lengths_to_mask,
+                                            masked_group_norm, masked_mean, masked_mean_max,
+                                            num_frames)
+from curate.train.models.hf_layout import (hf_config_to_arch, hf_normalize, hf_to_torchaudio,
+                                           pos_conv_name, read_hf_folder)
 from curate.train.models.pooling import POOLINGS, AttentivePooling
-from curate.train.models.pretrained import read_pretrained
+from curate.train.models.pretrained import Pretrained, read_pretrained
 from curate.train.models.registry import (MODELS, build_model, count_parameters,
                                           model_argument_types, model_arguments,
                                           register_model, restore_kwargs)
-from curate.train.models.ssl import SSLDetector
+from curate.train.models.ssl import NORMALIZE_EPS, SSLDetector, normalize_waveform
 from curate.train.models.ssl_arch import (ARCH_KEYS, LAYOUT_HELP, SSL_ARCHS, PretrainedError,
                                           check_arch, ssl_arch)
 
@@ -49,7 +50,6 @@ __all__ = [
     "num_frames",
     "masked_mean_max",
     "bonafide_score",
-    "check_batch",
     "masked_group_norm",
     "masked_mean",
     "MODELS",
@@ -74,12 +74,18 @@ __all__ = [
     "hf_config_to_arch",
     "pos_conv_name",
     "hf_to_torchaudio",
+    "hf_normalize",
     "read_hf_folder",
     "fairseq_cfg_to_arch",
     "fairseq_to_torchaudio",
+    "fairseq_normalize",
+    "fairseq_from_blob",
     "read_fairseq",
+    "Pretrained",
     "read_pretrained",
     "AttentivePooling",
     "POOLINGS",
+    "NORMALIZE_EPS",
+    "normalize_waveform",
     "SSLDetector",
 ]

@@ -8,7 +8,8 @@ import torch
 import torchaudio
 from torch import nn
 
-from curate.train.models.functional import check_batch, lengths_to_mask, num_frames
+from curate.batch import check_batch
+from curate.train.models.functional import lengths_to_mask, num_frames
 
 
 class LogMelFrontEnd(nn.Module):
@@ -85,7 +86,7 @@ class LogMelFrontEnd(nn.Module):
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        lengths = check_batch(x, lengths)
+        x, lengths = check_batch(x, lengths)
         x = x.masked_fill(~lengths_to_mask(lengths, x.shape[1]), 0.0)
         if x.shape[1] < self.n_fft:
             x = nn.functional.pad(x, (0, self.n_fft - x.shape[1]))

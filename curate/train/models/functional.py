@@ -67,23 +67,6 @@ def bonafide_score(logits: torch.Tensor) -> torch.Tensor:
     return logits[:, 1] - logits[:, 0]
 
 
-def check_batch(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """Validate a (batch, time) waveform batch; return lengths as int64 on x's device."""
-    if x.ndim != 2:
-        raise ValueError(
-            f"x must be a (batch, time) waveform batch, got shape {tuple(x.shape)}; "
-            "use x.unsqueeze(0) for a single clip"
-        )
-    if lengths is None:
-        return torch.full((x.shape[0],), x.shape[1], dtype=torch.int64, device=x.device)
-    lengths = torch.as_tensor(lengths, device=x.device).to(torch.int64)
-    if lengths.shape != (x.shape[0],):
-        raise ValueError(
-            f"lengths must have shape (batch,) = ({x.shape[0]},), got {tuple(lengths.shape)}"
-        )
-    return lengths
-
-
 def masked_group_norm(x: torch.Tensor, lengths: torch.Tensor, norm: nn.GroupNorm
                       ) -> torch.Tensor:
     """``norm(x)`` with the statistics taken over the valid frames of each row only, in

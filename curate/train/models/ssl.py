@@ -10,9 +10,9 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from curate.batch import check_batch
 from curate.train.models.fairseq_layout import fairseq_to_torchaudio
-from curate.train.models.functional import (check_batch, lengths_to_mask, masked_group_norm,
-                                            masked_mean)
+from curate.train.models.functional import lengths_to_mask, masked_group_norm, masked_mean
 from curate.train.models.hf_layout import hf_to_torchaudio
 from curate.train.models.pooling import POOLINGS, AttentivePooling
 from curate.train.models.pretrained import read_pretrained
@@ -94,8 +94,8 @@ class SSLDetector(nn.Module):
     Padding: waveform normalisation uses each row's valid samples, the convolutional
     feature extractor's group norm (base models) is computed over each row's valid
     frames, and the encoder masks padded frames, so a row's output does not depend on
-    the padding after it. Masking of time steps (SpecAugment
-    style, from pretraining) is not applied.
+    the padding after it. Masking of time steps (SpecAugment style, from pretraining)
+    is not applied.
 
     Shapes:
         forward(x (batch, time), lengths (batch,) or None) -> logits (batch, 2).
@@ -327,12 +327,10 @@ class SSLDetector(nn.Module):
         outputs = []
         position_bias = None
         for layer, skipped in zip(layers, skip):
-            if skipped:
-                pass
-            elif recompute:
+            if recompute and not skipped:
                 x, position_bias = checkpoint(layer, x, mask, position_bias=position_bias,
                                               use_reentrant=False)
-            else:
+            elif not skipped:
                 x, position_bias = layer(x, mask, position_bias=position_bias)
             outputs.append(x)
         if not transformer.layer_norm_first:
@@ -343,7 +341,7 @@ class SSLDetector(nn.Module):
                ) -> tuple[torch.Tensor, torch.Tensor]:
         """Backbone output before pooling: (batch, frames, dim) and frame lengths (the
         waveform normalised first where ``normalize``)."""
-        lengths = check_batch(x, lengths)
+        x, lengths = check_batch(x, lengths)
         if self.normalize:
             x = normalize_waveform(x, lengths)
         feats, frames = self.features(x, lengths)

@@ -1,4 +1,5 @@
-"""The batch contract of every tensor augmentation: ``(batch, time)`` + ``lengths``."""
+"""The batch contract of every tensor function (augmentations and detectors): ``(batch,
+time)`` + ``lengths``; the one validator of the package."""
 
 from __future__ import annotations
 
