@@ -235,13 +235,14 @@ def test_pipe_and_file_urls_read_the_same_stream(tones):
 def test_a_run_on_shards_records_them_and_checks_their_selection(tones, tmp_path, run_cli,
                                                                  monkeypatch):
     from curate.train import run as run_module
+    from curate.train.eval_run import load_run
 
-    files_scores = run_module._scores_of
+    files_scores = run_module.scores_of
 
     def no_files(*args, **kwargs):
         raise AssertionError("the eval set the shards hold was scored from files")
 
-    monkeypatch.setattr(run_module, "_scores_of", no_files)
+    monkeypatch.setattr(run_module, "scores_of", no_files)
     db = tmp_path / "c.duckdb"
     shutil.copyfile(tones / "c.duckdb", db)
     exp = tmp_path / "tiny.toml"
@@ -267,7 +268,7 @@ def test_a_run_on_shards_records_them_and_checks_their_selection(tones, tmp_path
     from curate.train.snapshot import read_set
 
     with open_catalog(db, read_only=True) as catalog:
-        run = run_module.load_run(catalog, run_id)
+        run = load_run(catalog, run_id)
         stored_scores = dict(catalog.execute("SELECT utt_id, score FROM scores WHERE "
                                              "run_id = ?", [run_id]).fetchall())
     rows = read_set(run.run_dir / "data", "eval:test")

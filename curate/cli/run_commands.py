@@ -91,7 +91,7 @@ def eval_(
                                     help="With --bootstrap: resample whole speakers."),
 ) -> None:
     """Score a selection with a run's model: scores, results per group, a score file."""
-    from curate.train.run import evaluate_run
+    from curate.train.eval_run import evaluate_run
 
     if by_speaker and not bootstrap:
         raise CurateError("--by-speaker only applies to --bootstrap N; add --bootstrap 1000 "

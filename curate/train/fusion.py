@@ -81,7 +81,7 @@ def fuse_runs(source: Catalog | CatalogRef, run_ids: list[str], on: str, *,
     results per group) under the new run, which replaces an earlier fusion of the same
     members and set.
     """
-    from curate.train.run import _store_eval_set, code_version
+    from curate.train.run import store_eval_set, code_version
 
     if len(run_ids) < 2:
         raise CurateError(f"curate fuse needs at least two runs, got {len(run_ids)}; "
@@ -128,7 +128,7 @@ def fuse_runs(source: Catalog | CatalogRef, run_ids: list[str], on: str, *,
             continue
         fused = frame.drop(columns=columns).assign(
             score=frame[columns].to_numpy() @ weights + offset)
-        parts.append(_store_eval_set(source, run_id, eval_set, fused, None)
+        parts.append(store_eval_set(source, run_id, eval_set, fused, None)
                      [["eval_set", "eval_group", "metric", "value"]])
     results = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
         columns=["eval_set", "eval_group", "metric", "value"])

@@ -50,12 +50,12 @@ from curate.train import distributed as ddp
 from curate.train import snapshot, sql
 from curate.train.data import TrainData
 from curate.train.evaluate import group_results, write_score_file
-from curate.train.loop import (TrainConfig, load_checkpoint, resolve_device, save_checkpoint,
-                               score_shared, train)
+from curate.train.loop import TrainConfig, resolve_device, save_checkpoint, score_shared, train
 from curate.train.overlap import overlap_counts
 
 __all__ = ["RunSpec", "RunOutcome", "code_version", "run_id_for", "run_id_of", "run_results",
-           "run_experiment", "evaluate_run", "load_run", "parse_ref", "eval_set_name"]
+           "run_experiment", "parse_ref", "eval_set_name", "check_split", "selection_items",
+           "scores_of", "store_eval_set"]
 
 
 @dataclass(frozen=True)
@@ -205,7 +205,7 @@ def check_split(catalog: Catalog, selection: str, split: str | None, key: str) -
                           f"are (closest first) {', '.join(shown)}")
 
 
-def _rows(catalog: Catalog, selection: str, split: str | None, *,
+def selection_items(catalog: Catalog, selection: str, split: str | None, *,
           skip_unavailable: bool = False) -> pd.DataFrame:
     rows = selection_rows(catalog, selection, split, skip_unavailable=skip_unavailable)
     codecs = catalog.df(sql.SELECTION_CODECS, [selection, split, split])
@@ -214,7 +214,7 @@ def _rows(catalog: Catalog, selection: str, split: str | None, *,
     return rows
 
 
-def _scores_of(model: Any, rows: pd.DataFrame, config: TrainConfig, device: str,
+def scores_of(model: Any, rows: pd.DataFrame, config: TrainConfig, device: str,
                ctx: ddp.DistContext) -> np.ndarray:
     """Scores of ``rows`` in order; under DDP the ranks share the work."""
     durations = rows["duration_s"].to_numpy(dtype=np.float64) if "duration_s" in rows else None
@@ -265,7 +265,7 @@ def _shard_scores(model: Any, rows: pd.DataFrame, config: TrainConfig, device: s
     scores = rows["utt_id"].map(by_id).to_numpy(dtype=np.float64)
     missing = np.isnan(scores)
     if missing.any():  # every rank has the same rows and scores: the same call
-        scores[missing] = _scores_of(model, rows[missing], config, device, ctx)
+        scores[missing] = scores_of(model, rows[missing], config, device, ctx)
     return scores
 
 
@@ -282,7 +282,7 @@ def _shard_eval_splits(spec: RunSpec, data: Path) -> dict[str, str]:
             and e["split"] in folder.manifest["splits"]}
 
 
-def _store_eval_set(source: Catalog | CatalogRef, run_id: str, eval_set: str,
+def store_eval_set(source: Catalog | CatalogRef, run_id: str, eval_set: str,
                     scored: pd.DataFrame, run_dir: Path | None,
                     train_ids: list[str] | None = None) -> pd.DataFrame:
     """Replace one eval set's scores and results (sharpness kept), in one short
@@ -343,7 +343,7 @@ def _take_snapshot(catalog: Catalog, spec: RunSpec, folder: Path,
     sets = []
     for name, sel, split, _ in refs:
         left_out = sum(unavailable_items(catalog, sel, split).values())
-        rows = _rows(catalog, sel, split, skip_unavailable=skip_unavailable)
+        rows = selection_items(catalog, sel, split, skip_unavailable=skip_unavailable)
         sets.append((snapshot.SnapshotSet(name, sel, split, len(rows), left_out), rows))
     train_rows = sets[0][1]
     if train_rows.empty:
@@ -514,11 +514,11 @@ def run_experiment(catalog: Catalog | CatalogRef | None, spec: RunSpec, out_dir:
             if rows.empty:
                 continue
             split = shard_splits.get(name)
-            scores = _scores_of(result.model, rows, spec.config, result.device, ctx) \
+            scores = scores_of(result.model, rows, spec.config, result.device, ctx) \
                 if split is None else _shard_scores(result.model, rows, spec.config,
                                                     result.device, ctx, split)
             if ctx.is_main:
-                _store_eval_set(catalog, run_id, name.removeprefix("eval:"),
+                store_eval_set(catalog, run_id, name.removeprefix("eval:"),
                                 rows.assign(score=scores), run_dir, train_ids)
         if ctx.is_main:
             _finish(catalog, run_id, "finished")
@@ -531,87 +531,3 @@ def run_experiment(catalog: Catalog | CatalogRef | None, spec: RunSpec, out_dir:
         raise
     results = _results(catalog, run_id) if ctx.is_main else pd.DataFrame()
     return RunOutcome(run_id, False, results, checkpoint, "finished", run_dir, result.steps)
-
-
-# --------------------------------------------------------------------------- after a run
-
-
-@dataclass(frozen=True)
-class LoadedRun:
-    run_id: str
-    spec: dict  # the stored RunSpec.to_dict() (plus run_dir)
-    config: TrainConfig
-    run_dir: Path
-    model: Any
-    class_weights: list[float] | None
-
-
-def load_run(catalog: Catalog, run_id: str, *, run_dir: Path | str | None = None,
-             device: str = "cpu") -> LoadedRun:
-    """A finished run's model (``RUN_DIR/model.pt``) with its stored config."""
-    row = catalog.execute(sql.RUN_ROW, [run_id]).fetchone()
-    if row is None:
-        raise CurateError(f"no run {run_id!r} in {catalog.path}; list runs with "
-                          "`SELECT run_id, status FROM runs`")
-    stored = json.loads(row[2])
-    folder = Path(run_dir) if run_dir is not None else Path(stored.get("run_dir", ""))
-    checkpoint = folder / "model.pt"
-    if not checkpoint.is_file():
-        raise CurateError(f"run {run_id} has no model at {checkpoint} (status {row[4]}); "
-                          "finish the run, or pass --run-dir where its folder now is")
-    from curate.train.loop import read_checkpoint
-
-    model, config, _ = load_checkpoint(checkpoint, map_location=device)
-    extra = read_checkpoint(checkpoint)["extra"]
-    return LoadedRun(run_id, stored, config, folder, model, extra.get("class_weights"))
-
-
-def evaluate_run(catalog: Catalog | CatalogRef, run_id: str, selection: str,
-                 split: str | None = "test", *, run_dir: Path | str | None = None,
-                 device: str | None = None, batch_size: int | None = None,
-                 skip_unavailable: bool = False, bootstrap: int = 0,
-                 by_speaker: bool = False) -> pd.DataFrame:
-    """Score a selection (split) with a run's model; store scores, results, a score file.
-
-    With ``bootstrap`` > 0 the 95 % bootstrap intervals of EER and minDCF over that many
-    resamples (seed 0; whole speakers with ``by_speaker``) are stored too, group ``all``
-    (:mod:`curate.train.bootstrap`).
-
-    The catalog is read and written in short sessions (scoring holds no lock when
-    ``catalog`` is a :class:`CatalogRef`). Items no longer ``ok`` stop it unless
-    ``skip_unavailable``.
-
-    Returns:
-        The eval set's results ``(eval_set, eval_group, metric, value)``.
-    """
-    split = None if split in (None, "", "all") else split
-    with catalog_session(catalog, read_only=isinstance(catalog, CatalogRef)) as session:
-        run = load_run(session, run_id, run_dir=run_dir)
-        check_split(session, selection, split, "--split")
-        rows = _rows(session, selection, split, skip_unavailable=skip_unavailable)
-    if rows.empty:
-        raise CurateError(f"selection {selection!r} has no usable items"
-                          + (f" in split {split!r}" if split else "")
-                          + "; see `curate selections`")
-    name = eval_set_name(selection, split, run.spec.get("selection"))
-    config = run.config
-    if batch_size is not None:
-        config = TrainConfig.from_dict(dict(config.to_dict(), eval_batch_size=batch_size))
-    scores = _scores_of(run.model, rows, config, device or config.device, ddp.DistContext())
-    data = Path(run.run_dir) / "data"
-    train_ids = snapshot.read_set(data, "train")["utt_id"].tolist() \
-        if snapshot.has_snapshot(data) else None
-    results = _store_eval_set(catalog, run_id, name, rows.assign(score=scores), run.run_dir,
-                              train_ids)
-    if bootstrap > 0:
-        from curate.train.bootstrap import interval_results
-
-        intervals = interval_results(rows.assign(score=scores), bootstrap,
-                                     by="speaker" if by_speaker else None
-                                     ).assign(run_id=run_id, eval_set=name)
-        with catalog_session(catalog) as session, session.transaction() as con:
-            con.register("_results", intervals)
-            con.execute(sql.INSERT_RESULTS)
-            con.unregister("_results")
-        results = pd.concat([results, intervals], ignore_index=True)
-    return results[["eval_set", "eval_group", "metric", "value"]]

@@ -166,13 +166,14 @@ def sharpness_run(catalog: Any, run_id: str, selection: str, split: str | None =
     from curate.catalog.db import CatalogRef, catalog_session
     from curate.errors import CurateError
     from curate.train import sql
-    from curate.train.run import _rows, check_split, eval_set_name, load_run
+    from curate.train.eval_run import load_run
+    from curate.train.run import check_split, eval_set_name, selection_items
 
     split = None if split in (None, "", "all") else split
     with catalog_session(catalog, read_only=isinstance(catalog, CatalogRef)) as session:
         run = load_run(session, run_id, run_dir=run_dir)
         check_split(session, selection, split, "--split")
-        rows = _rows(session, selection, split, skip_unavailable=skip_unavailable)
+        rows = selection_items(session, selection, split, skip_unavailable=skip_unavailable)
     if rows.empty:
         raise CurateError(f"selection {selection!r} has no items"
                           + (f" in split {split!r}" if split else ""))
