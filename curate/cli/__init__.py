@@ -16,6 +16,7 @@ from curate.cli import (  # noqa: F401  (registers the commands, in help order)
     catalog_commands, selection_commands, demo_command, bench_commands, augment_command,
     run_commands, eval_commands,
     shard_command,
+    benchmark_command,
 )
 from curate.catalog.db import damaged_catalog_error
 from curate.cli.common import app, print_error
