@@ -89,6 +89,10 @@ def eval_(
                                        "over N resamples (0: none)."),
     by_speaker: bool = typer.Option(False, "--by-speaker",
                                     help="With --bootstrap: resample whole speakers."),
+    degrade: Optional[Path] = typer.Option(None, "--degrade", metavar="GRID.toml",
+                                           help="Also score under each condition of a "
+                                                "degrade grid (e.g. recipes/augment/"
+                                                "degrade_grid.toml): EER per condition."),
 ) -> None:
     """Score a selection with a run's model: scores, results per group, a score file."""
     from curate.train.eval_run import evaluate_run
@@ -96,12 +100,45 @@ def eval_(
     if by_speaker and not bootstrap:
         raise CurateError("--by-speaker only applies to --bootstrap N; add --bootstrap 1000 "
                           "or leave --by-speaker out")
+    if degrade is not None:
+        _eval_degraded(run, on, split, degrade, db, run_dir=run_dir, device=device,
+                       batch_size=batch_size, skip_unavailable=skip_unavailable,
+                       bootstrap=bootstrap, by_speaker=by_speaker)
+        return
     results = evaluate_run(catalog_ref(db), run, on, split, run_dir=run_dir, device=device,
                            batch_size=batch_size, skip_unavailable=skip_unavailable,
                            bootstrap=bootstrap, by_speaker=by_speaker)
     wide = results.pivot_table(index=["eval_set", "eval_group"], columns="metric",
                                values="value", sort=False).reset_index()
     console.print(table_of(wide, title=f"run {run} on {on}"))
+
+
+def _eval_degraded(run: str, on: str, split: str, grid: Path, db: Optional[Path],
+                   **options) -> None:
+    """``curate eval --degrade``: one progress bar per condition, then the EER table."""
+    import contextlib
+
+    from curate.progress import progress_bar
+    from curate.train.degrade import evaluate_degraded
+
+    with contextlib.ExitStack() as stack:
+        bars: dict = {}  # condition -> its progress callback
+
+        def progress(condition: str, done: int, total: int) -> None:
+            if condition not in bars:
+                stack.close()
+                bars.clear()
+                bars[condition] = stack.enter_context(progress_bar(f"condition {condition}"))
+            bars[condition](done, total)
+
+        outcome = evaluate_degraded(catalog_ref(db), run, on, split, grid, progress=progress,
+                                    **options)
+    console.print(table_of(outcome.table, title=f"run {run} on {outcome.eval_set}: EER "
+                                                f"per condition ({grid.name})"))
+    folder = outcome.plot.parent if outcome.plot else None
+    if folder is not None:
+        console.print(f"plot: {outcome.plot}; condition score files in {folder}",
+                      highlight=False)
 
 
 @app.command("sharpness")

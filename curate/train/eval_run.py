@@ -1,6 +1,8 @@
 """After a run: load its model (:func:`load_run`) and score a selection with it
 (:func:`evaluate_run`), storing scores, results and a score file like the run's own
-eval sets (:mod:`curate.train.run`)."""
+eval sets (:mod:`curate.train.run`). The two halves, :func:`eval_inputs` (run and
+items) and :func:`store_run_scores`, serve robustness grids and embeddings too
+(:mod:`curate.train.degrade`, :mod:`curate.train.embeddings`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from curate.catalog.db import Catalog, CatalogRef, catalog_session
@@ -19,7 +22,8 @@ from curate.train.loop import TrainConfig, load_checkpoint
 from curate.train.run import (check_split, eval_set_name, scores_of, selection_items,
                               store_eval_set)
 
-__all__ = ["LoadedRun", "load_run", "evaluate_run"]
+__all__ = ["LoadedRun", "load_run", "EvalInputs", "eval_inputs", "store_run_scores",
+           "evaluate_run"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,66 @@ def load_run(catalog: Catalog, run_id: str, *, run_dir: Path | str | None = None
     return LoadedRun(run_id, stored, config, folder, model, extra.get("class_weights"))
 
 
+@dataclass(frozen=True)
+class EvalInputs:
+    """What scoring a selection with a run needs: the loaded run, the eval set's rows
+    (one per utterance, ``utt_id``, ``abspath``, ``label``, group columns), the eval set's
+    name and the run's config with the caller's overrides."""
+
+    run: LoadedRun
+    rows: pd.DataFrame
+    name: str
+    config: TrainConfig
+    device: str
+
+
+def eval_inputs(catalog: Catalog | CatalogRef, run_id: str, selection: str,
+                split: str | None = "test", *, run_dir: Path | str | None = None,
+                device: str | None = None, batch_size: int | None = None,
+                skip_unavailable: bool = False) -> EvalInputs:
+    """Load a run and the items of a selection (split) it is to score, in one short
+    catalog session; an empty eval set is an error."""
+    split = None if split in (None, "", "all") else split
+    with catalog_session(catalog, read_only=isinstance(catalog, CatalogRef)) as session:
+        run = load_run(session, run_id, run_dir=run_dir)
+        check_split(session, selection, split, "--split")
+        rows = selection_items(session, selection, split, skip_unavailable=skip_unavailable)
+    if rows.empty:
+        raise CurateError(f"selection {selection!r} has no usable items"
+                          + (f" in split {split!r}" if split else "")
+                          + "; see `curate selections`")
+    name = eval_set_name(selection, split, run.spec.get("selection"))
+    config = run.config
+    if batch_size is not None:
+        config = TrainConfig.from_dict(dict(config.to_dict(), eval_batch_size=batch_size))
+    return EvalInputs(run, rows, name, config, device or config.device)
+
+
+def store_run_scores(catalog: Catalog | CatalogRef, inputs: EvalInputs, scores: np.ndarray,
+                     *, bootstrap: int = 0, by_speaker: bool = False) -> pd.DataFrame:
+    """Store an eval set's scores (``scores``: float64 ``(len(inputs.rows),)``, in row
+    order) with their results, overlap counts, optional bootstrap intervals and score
+    file; returns the results ``(eval_set, eval_group, metric, value)``."""
+    run, rows, name = inputs.run, inputs.rows, inputs.name
+    data = Path(run.run_dir) / "data"
+    train_ids = snapshot.read_set(data, "train")["utt_id"].tolist() \
+        if snapshot.has_snapshot(data) else None
+    results = store_eval_set(catalog, run.run_id, name, rows.assign(score=scores),
+                             run.run_dir, train_ids)
+    if bootstrap > 0:
+        from curate.train.bootstrap import interval_results
+
+        intervals = interval_results(rows.assign(score=scores), bootstrap,
+                                     by="speaker" if by_speaker else None
+                                     ).assign(run_id=run.run_id, eval_set=name)
+        with catalog_session(catalog) as session, session.transaction() as con:
+            con.register("_results", intervals)
+            con.execute(sql.INSERT_RESULTS)
+            con.unregister("_results")
+        results = pd.concat([results, intervals], ignore_index=True)
+    return results[["eval_set", "eval_group", "metric", "value"]]
+
+
 def evaluate_run(catalog: Catalog | CatalogRef, run_id: str, selection: str,
                  split: str | None = "test", *, run_dir: Path | str | None = None,
                  device: str | None = None, batch_size: int | None = None,
@@ -70,34 +134,9 @@ def evaluate_run(catalog: Catalog | CatalogRef, run_id: str, selection: str,
     Returns:
         The eval set's results ``(eval_set, eval_group, metric, value)``.
     """
-    split = None if split in (None, "", "all") else split
-    with catalog_session(catalog, read_only=isinstance(catalog, CatalogRef)) as session:
-        run = load_run(session, run_id, run_dir=run_dir)
-        check_split(session, selection, split, "--split")
-        rows = selection_items(session, selection, split, skip_unavailable=skip_unavailable)
-    if rows.empty:
-        raise CurateError(f"selection {selection!r} has no usable items"
-                          + (f" in split {split!r}" if split else "")
-                          + "; see `curate selections`")
-    name = eval_set_name(selection, split, run.spec.get("selection"))
-    config = run.config
-    if batch_size is not None:
-        config = TrainConfig.from_dict(dict(config.to_dict(), eval_batch_size=batch_size))
-    scores = scores_of(run.model, rows, config, device or config.device, ddp.DistContext())
-    data = Path(run.run_dir) / "data"
-    train_ids = snapshot.read_set(data, "train")["utt_id"].tolist() \
-        if snapshot.has_snapshot(data) else None
-    results = store_eval_set(catalog, run_id, name, rows.assign(score=scores), run.run_dir,
-                              train_ids)
-    if bootstrap > 0:
-        from curate.train.bootstrap import interval_results
-
-        intervals = interval_results(rows.assign(score=scores), bootstrap,
-                                     by="speaker" if by_speaker else None
-                                     ).assign(run_id=run_id, eval_set=name)
-        with catalog_session(catalog) as session, session.transaction() as con:
-            con.register("_results", intervals)
-            con.execute(sql.INSERT_RESULTS)
-            con.unregister("_results")
-        results = pd.concat([results, intervals], ignore_index=True)
-    return results[["eval_set", "eval_group", "metric", "value"]]
+    inputs = eval_inputs(catalog, run_id, selection, split, run_dir=run_dir, device=device,
+                         batch_size=batch_size, skip_unavailable=skip_unavailable)
+    scores = scores_of(inputs.run.model, inputs.rows, inputs.config, inputs.device,
+                       ddp.DistContext())
+    return store_run_scores(catalog, inputs, scores, bootstrap=bootstrap,
+                            by_speaker=by_speaker)

@@ -198,6 +198,8 @@ class SSLDetector(nn.Module):
         self.pooling = pooling
         self.pool = AttentivePooling(dim, attention_dim) if pooling == "attentive" else None
         pooled = 2 * dim if pooling == "attentive" else dim
+        #: size of :meth:`embed`'s pooled vector, the head's input
+        self.embedding_dim = pooled
         self.dropout = nn.Dropout(head_dropout)
         if head_hidden:
             self.head = nn.Sequential(nn.Linear(pooled, head_hidden), nn.GELU(),
@@ -352,6 +354,8 @@ class SSLDetector(nn.Module):
         return outputs[-1], frames  # "last", or layer k (the stack ends at k)
 
     def embed(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """Utterance embedding the head sees: (batch, time) -> (batch, embedding_dim),
+        the backbone output pooled over valid frames (mean, or attentive mean and std)."""
         h, frames = self.hidden(x, lengths)
         return self.pool(h, frames) if self.pool is not None else masked_mean(h, frames)
 
