@@ -118,6 +118,8 @@ def bench_loader_command(
     epochs: int = typer.Option(3, "--epochs", min=1),
     shards: bool = typer.Option(False, "--shards", help="Shard streaming vs random file "
                                                         "access on the same clips."),
+    repeats: int = typer.Option(5, "--repeats", min=1, help="With --shards: timed passes "
+                                                             "of each side, alternating."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Training loader throughput (decode + crop + CPU steps) vs a naive per-item loader;
@@ -129,7 +131,7 @@ def bench_loader_command(
 
         result = bench_shard_loader(files, seconds, crop_seconds, workers=workers,
                                     epochs=epochs, source_rate=source_rate,
-                                    chain=str(chain) if chain else None)
+                                    chain=str(chain) if chain else None, repeats=repeats)
         if as_json:
             print(json.dumps(result, default=str))
             return
@@ -138,7 +140,8 @@ def bench_loader_command(
             f"{result['shards_audio_s_per_s']:.0f} audio-s/s ({result['value']:.0f} per "
             f"worker); files: {result['files_items_per_s']:.1f} items/s, "
             f"{result['files_audio_s_per_s']:.0f} audio-s/s ({result['baseline']:.0f} per "
-            f"worker); ratio {result['ratio']:.2f} ({result['workers']} worker(s), "
+            f"worker); ratio {result['ratio']:.2f} (median of {result['repeats']} "
+            f"alternating passes; {result['workers']} worker(s), "
             f"{result['crop_seconds']:g} s crops of {result['files']} FLAC clips)",
             highlight=False)
         return

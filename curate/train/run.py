@@ -229,8 +229,8 @@ def _shard_scores(model: Any, rows: pd.DataFrame, config: TrainConfig, device: s
     from the shards (each rank its share of them), with the run's eval settings; rows
     the shards lack (unreadable when they were written) are scored from their files."""
     from curate.threads import torch_threads
-    from curate.train.data import CropStage, check_finite
-    from curate.train.data.shards import ShardEvalStream, ShardSource, collate_eval
+    from curate.train.data import (CropStage, ShardEvalStream, ShardSource, check_finite,
+                                   collate_eval)
     from curate.train.models import bonafide_score
 
     dev = resolve_device(device)

@@ -27,7 +27,10 @@ selection's ``weight`` column).
 Shards (:mod:`curate.train.data.shards`): :class:`ShardStream` reads the tar shards of
 ``curate shard`` as an endless stream, split across DDP ranks and loader workers
 without overlap, shuffled with a bounded buffer, through the same per-item stage
-(:class:`CropStage`), and resumable exactly from a position a checkpoint stores.
+(:class:`CropStage`), and resumable exactly from a position a checkpoint stores. The
+split and the sampler's multiplicities: :mod:`~curate.train.data.shard_source`; fixed
+and dynamic batches: :mod:`~curate.train.data.shard_batches`; the loop's side:
+:mod:`~curate.train.data.shard_feed`; scoring: :mod:`~curate.train.data.shard_eval`.
 """
 
 from __future__ import annotations
@@ -41,10 +44,13 @@ from curate.train.data.items import (BONAFIDE, REGIMES, SPOOF, Item, Key, NonFin
 from curate.train.data.samplers import (SAMPLERS, DynamicBatchSampler, EpochBatchSampler,
                                         EpochPlan, ShardedBatchSampler)
 from curate.train.data.seeds import augment_rng, crop_rng, derive_seed
-from curate.train.data.shards import (ShardEvalStream, ShardFeed, ShardSource, ShardStream,
-                                      StreamBatch, StreamStart, StreamWeights, Token,
-                                      collate_eval, collate_stream, epoch_shards, read_clip,
-                                      stream_weights)
+from curate.train.data.shard_batches import (ShardBatchStream, StreamBatch, collate_stream,
+                                             dynamic_batches, items_per_batch)
+from curate.train.data.shard_eval import ShardEvalStream, collate_eval
+from curate.train.data.shard_feed import ShardFeed
+from curate.train.data.shard_source import ShardSource, StreamWeights, stream_weights
+from curate.train.data.shards import (ShardStream, StreamStart, Token, epoch_shards, item_rng,
+                                      read_clip, shard_samples)
 
 __all__ = [
     "AudioReadError",
@@ -81,12 +87,17 @@ __all__ = [
     "StreamWeights",
     "stream_weights",
     "epoch_shards",
+    "item_rng",
     "read_clip",
+    "shard_samples",
     "Token",
     "StreamStart",
     "ShardStream",
     "StreamBatch",
     "collate_stream",
+    "dynamic_batches",
+    "items_per_batch",
+    "ShardBatchStream",
     "ShardEvalStream",
     "collate_eval",
     "ShardFeed",

@@ -4,7 +4,10 @@
 :mod:`curate.shard`); with ``data.shards = "DIR"`` training reads them with the
 ``webdataset`` library instead of opening one file per item. The CPU stage is the
 map-style one (:class:`curate.train.data.dataset.CropStage`: crop or tile, resample,
-the augmentation chain's CPU steps), applied to the clip's bytes in memory.
+the augmentation chain's CPU steps), applied to the clip's bytes in memory. What a
+split holds and the sampler's multiplicities are in :mod:`.shard_source`; fixed and
+dynamic batches and the loop's side in :mod:`.shard_batches` and :mod:`.shard_feed`;
+scoring in :mod:`.shard_eval`.
 
 Who reads what. A *slot* is one loader worker of one rank: slot ``rank * W + w`` of
 ``S = world * W`` (``W`` = loader workers, 1 without). Epoch ``e`` orders the split's
@@ -19,18 +22,11 @@ buffer: raw item ``i`` gets a delay ``d_i`` uniform in ``[0, D)`` (``D`` =
 clips are held in memory, and the order is a pure function of the keys, which is what
 makes resuming exact (below).
 
-Sampling weights. ``balanced``, ``temperature`` and ``weighted`` give each item a
-multiplicity per epoch: ``floor(w) + Bernoulli(frac(w))`` copies, ``w`` its group's
-weight (target count / items of the group, the targets of
-:class:`~curate.train.data.samplers.EpochPlan`, from the counts in the shards' index)
-or its item weight over the mean. Expected epoch composition equals the map-style
-samplers'; they differ in that the counts are random around the target, not exact,
-copies of an oversampled item sit close together in the stream (the shuffle buffer
-spreads them over about ``D`` places), and an epoch is a slot's epoch.
-
 Randomness. Crop and CPU augmentation of the item at output position ``p`` of epoch
-``e`` in slot ``(rank, w)`` are drawn from generators seeded by ``(seed, e, rank, w,
-p)``; the delays by ``(seed, e, rank, w, block)``; multiplicities by ``(seed, e,
+``e`` in slot ``(rank, w)`` are drawn from counter-based generators (Philox): the key
+from ``(seed, e, rank, w, stream)``, the counter from ``p`` (:func:`item_rng`), so an
+item's draws are a pure function of those numbers and cost no seeding per item. The
+delays come from ``(seed, e, rank, w, block)``, the multiplicities from ``(seed, e,
 shard)``. No global RNG.
 
 Resuming. Every item carries a *token*: the position after it, ``(epoch, position,
@@ -43,8 +39,9 @@ decoded), replays the buffer from there and skips ``position - raw`` outputs bef
 decoding again, so it delivers exactly what an uninterrupted run would have. Loader
 workers are rotated so the next batch comes from the worker whose turn it was.
 
-Locations: a folder, a ``file:`` URL, a URL prefix, or a URL with ``{name}`` (e.g.
-``pipe:aws s3 cp s3://bucket/shards/{name} -``): see :mod:`curate.shard.index`.
+Reading. A local shard (a folder location, or ``file:``) is opened with a 1 MiB read
+buffer and parsed by webdataset's tar iterator; any other URL is opened by
+``webdataset.gopen`` (``pipe:``, ``https:``, ...): see :mod:`curate.shard.index`.
 """
 
 from __future__ import annotations
@@ -53,11 +50,12 @@ import functools
 import heapq
 import io
 import json
-import math
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import numpy as np
 import soundfile as sf
@@ -65,166 +63,60 @@ import torch
 
 from curate.audio.decode import AudioReadError
 from curate.errors import CurateError
-from curate.shard.index import GROUP_COLUMNS, NONE, ShardFolder, load_folder, merged_counts
+from curate.shard.index import is_url
 from curate.train.data.dataset import CropStage
 from curate.train.data.items import as_label
-from curate.train.data.samplers import SAMPLERS, _round_counts
+from curate.train.data.shard_source import ShardSource, StreamWeights
 
-__all__ = ["ShardSource", "StreamWeights", "stream_weights", "Token", "StreamStart",
-           "ShardStream", "StreamBatch", "collate_stream", "ShardFeed", "ShardEvalStream",
-           "collate_eval", "epoch_shards", "read_clip"]
+__all__ = ["Token", "StreamStart", "ShardStream", "epoch_shards", "item_rng", "read_clip",
+           "shard_samples"]
 
 # Streams of the per-epoch draws (the last seed word), apart from one another.
 _CROP, _AUGMENT, _DELAY, _COPIES = 0, 1, 2, 3
 _DELAY_BLOCK = 4096
 # A slot whose epochs deliver nothing this many times in a row cannot feed training.
 _MAX_EMPTY_EPOCHS = 100
+# Read buffer of a local shard, bytes (tarfile reads it in 10 KiB records).
+_READ_BUFFER = 1 << 20
 
 
 def _rng(*words: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(w) for w in words]))
 
 
-# --------------------------------------------------------------------------- source
+def _philox_key(*words: int) -> np.ndarray:
+    """A 128-bit Philox key (uint64 (2,)) from integers."""
+    return np.random.SeedSequence([int(w) for w in words]).generate_state(2, dtype=np.uint64)
 
 
-@dataclass(frozen=True)
-class ShardSource:
-    """One split of a shard folder, as training reads it.
-
-    Attributes:
-        folder: the shard folder (manifest and index).
-        split: the split read.
-        entries: the index entries of its shards that hold items, in shard order.
-    """
-
-    folder: ShardFolder
-    split: str
-    entries: tuple[dict, ...]
-
-    @classmethod
-    def open(cls, location: str, split: str) -> ShardSource:
-        """Read the folder's manifest and index (a complete shard folder).
-
-        Raises:
-            CurateError: incomplete or missing shards, or a split they do not hold.
-        """
-        folder = load_folder(location)
-        if split not in folder.manifest["splits"]:
-            raise CurateError(f"the shards in {location} hold no split {split!r} (they hold "
-                              f"{', '.join(folder.splits()) or 'none'}); shard that split "
-                              f"with `curate shard {folder.selection} --split {split}`")
-        entries = tuple(e for e in folder.shards(split) if int(e["items"]) > 0)
-        if not entries:
-            raise CurateError(f"the shards in {location} hold no readable items of split "
-                              f"{split!r}; see the unreadable items in its manifest.json")
-        return cls(folder, split, entries)
-
-    @property
-    def items(self) -> int:
-        """Items of the split in the shards."""
-        return sum(int(e["items"]) for e in self.entries)
-
-    def counts(self, column: str) -> dict[str, int]:
-        """Items per value of a group column (``label``, ``corpus``, ``language``,
-        ``generator``)."""
-        return merged_counts(list(self.entries), column)
-
-    def label_counts(self) -> np.ndarray:
-        """Items per class, int64 (2,): ``[spoof, bonafide]``."""
-        out = np.zeros(2, dtype=np.int64)
-        for value, n in self.counts("label").items():
-            out[as_label(value)] += n
-        return out
-
-    def check_labels(self) -> None:
-        """Training needs both classes (the map-style check's sentences)."""
-        counts = self.label_counts()
-        if counts.min() == 0:
-            only = "bonafide" if counts[1] else "spoof"
-            raise ValueError(f"labels are all {only}; training a detector needs both "
-                             f"bonafide (1) and spoof (0) items")
-
-    def class_weights(self) -> torch.Tensor:
-        """Inverse-frequency class weights, as :func:`curate.train.loop.class_weights`
-        computes them from the labels."""
-        counts = torch.as_tensor(self.label_counts())
-        return counts.sum() / (2 * counts.to(torch.float32))
-
-    def url(self, entry: dict) -> str:
-        return self.folder.url(entry["name"])
+def item_rng(seed: int, epoch: int, rank: int, worker: int, position: int,
+             stream: int) -> np.random.Generator:
+    """The generator of draw ``stream`` (0: crop, 1: CPU augmentation) of the item at
+    output ``position`` of ``epoch`` in slot ``(rank, worker)``: Philox keyed by
+    ``(seed, epoch, rank, worker, stream)``, its counter starting at ``position`` (word
+    2 of 4: each item has 2**128 draws of its own)."""
+    counter = np.array([0, 0, position, 0], dtype=np.uint64)
+    key = _philox_key(seed, epoch, rank, worker, stream)
+    return np.random.Generator(np.random.Philox(counter=counter, key=key))
 
 
-# -------------------------------------------------------------------------- weights
+class _ItemDraws:
+    """:func:`item_rng` of one ``(seed, epoch, rank, worker, stream)`` for successive
+    positions, without building a generator per item: one Philox whose counter is set
+    to each item's start (the generator of the previous item is reset, so use each
+    before asking for the next)."""
 
+    def __init__(self, *words: int) -> None:
+        self._bits = np.random.Philox(key=_philox_key(*words))
+        self._state = self._bits.state
+        self.generator = np.random.Generator(self._bits)
 
-@dataclass(frozen=True)
-class StreamWeights:
-    """How many copies of each item an epoch delivers (see the module doc).
-
-    Attributes:
-        mode: the sampler (natural, balanced, temperature, weighted).
-        column: the group column the weights are keyed by (None: per item or none).
-        weights: group value -> expected copies per epoch.
-        scale: ``weighted``: an item's expected copies are ``weight * scale``.
-        expected_items: expected items per epoch over the whole split.
-    """
-
-    mode: str = "natural"
-    column: str | None = None
-    weights: dict[str, float] = field(default_factory=dict)
-    scale: float = 1.0
-    expected_items: float = 0.0
-
-    def expected(self, meta: dict) -> float:
-        """The expected copies per epoch of the item described by ``meta``."""
-        if self.mode == "natural":
-            return 1.0
-        if self.mode == "weighted":
-            weight = meta.get("weight")
-            return (1.0 if weight is None else float(weight)) * self.scale
-        value = meta.get(self.column)
-        return self.weights.get(NONE if value in (None, "") else str(value), 0.0)
-
-
-def stream_weights(source: ShardSource, sampler: str = "natural", by: str = "corpus",
-                   temperature: float = 1.0) -> StreamWeights:
-    """The per-epoch multiplicities of ``sampler`` from the shards' group counts.
-
-    Raises:
-        ValueError: an unknown sampler, or a group column the index does not count.
-    """
-    n = source.items
-    if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
-    if sampler == "natural":
-        return StreamWeights("natural", expected_items=float(n))
-    if sampler == "weighted":
-        total = sum(float(e["weight_sum"]) for e in source.entries)
-        if not total > 0 or not math.isfinite(total):
-            raise ValueError("sampling weights must be finite, >= 0, with a positive sum")
-        return StreamWeights("weighted", scale=n / total, expected_items=float(n))
-    column = "label" if sampler == "balanced" else by
-    if column not in GROUP_COLUMNS:
-        raise ValueError(f"TrainConfig.sampler_by {by!r} cannot weight a shard stream: the "
-                         f"shards' index counts {', '.join(GROUP_COLUMNS)}; use one of them "
-                         f"or map-style data")
-    counts = source.counts(column)
-    names = sorted(counts)
-    sizes = np.array([counts[v] for v in names], dtype=np.float64)
-    if sampler == "balanced":
-        targets = np.full(len(names), sizes.max())
-    else:
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature}")
-        probs = sizes ** (1.0 / temperature)
-        probs /= probs.sum()
-        targets = np.asarray(_round_counts(probs * n, n), dtype=np.float64)
-    weights = {v: float(t / s) for v, t, s in zip(names, targets, sizes)}
-    return StreamWeights(sampler, column, weights, expected_items=float(targets.sum()))
-
-
-# ------------------------------------------------------------------------- the stream
+    def at(self, position: int) -> np.random.Generator:
+        state = self._state
+        state["state"]["counter"] = np.array([0, 0, position, 0], dtype=np.uint64)
+        state["buffer_pos"], state["has_uint32"], state["uinteger"] = 4, 0, 0
+        self._bits.state = state
+        return self.generator
 
 
 def epoch_shards(n_shards: int, seed: int, epoch: int) -> np.ndarray:
@@ -253,17 +145,41 @@ def read_clip(data: bytes, name: str, choose: Any) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(mono, dtype=np.float32), rate
 
 
-def _samples(url: str) -> Iterator[dict]:
-    """The samples of one shard, read with webdataset (any URL it opens)."""
-    import webdataset as wds
+def shard_samples(url: str) -> Iterator[dict]:
+    """The samples of one shard (dicts: ``__key__``, ``__url__``, one bytes value per
+    extension), read with webdataset's tar iterator and sample grouping.
 
-    pipeline = wds.DataPipeline(wds.SimpleShardList([url]), wds.tarfile_to_samples())
+    Raises:
+        CurateError: the shard cannot be opened or read.
+    """
+    from webdataset.gopen import gopen
+    from webdataset.tariterators import group_by_keys, tar_file_expander
+
+    local = url.startswith("file:") or not is_url(url)
     try:
-        yield from pipeline
+        # tarfile reads 10 KiB records: a local file gets a large buffer (its path as
+        # gopen finds it); other URLs (pipe:, https:, ...) are opened by gopen
+        path = url2pathname(urlparse(url).path) if is_url(url) else url
+        stream = open(path, "rb", buffering=_READ_BUFFER) if local else gopen(url)
+        try:
+            yield from group_by_keys(tar_file_expander([{"url": url, "stream": stream}]))
+        finally:
+            if local:
+                stream.close()
     except Exception as exc:  # noqa: BLE001 - a shard that cannot be read stops training
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CurateError(f"cannot read shard {url} ({detail}); check the shards location, "
                           f"or write the shard again with `curate shard`") from None
+
+
+class _Decoded(NamedTuple):
+    """An item after the CPU stage, waiting in the shuffle buffer."""
+
+    wave: torch.Tensor
+    steps: list
+    label: int
+    utt_id: str
+    url: str
 
 
 class Token(NamedTuple):
@@ -335,11 +251,15 @@ class ShardStream(torch.utils.data.IterableDataset):
                 f"fewer loader workers (data.num_workers)")
 
     def __iter__(self) -> Iterator[tuple]:
+        return self.worker_items(self.current_worker())
+
+    def current_worker(self) -> int:
+        """The stream worker this process reads: the loader worker's id (0 without),
+        rotated so that the batch after ``start.batches`` comes from worker
+        ``start.batches % W``, the loader's first."""
         info = torch.utils.data.get_worker_info()
         physical = info.id if info is not None else 0
-        # the batch after `start.batches` comes from worker start.batches % W: rotate so
-        # that worker is the loader's first
-        return self.worker_items((physical + self.start.batches) % self.workers)
+        return (physical + self.start.batches) % self.workers
 
     def worker_items(self, worker: int) -> Iterator[tuple]:
         """The endless item stream of ``worker`` (0 .. W-1) of this rank."""
@@ -375,7 +295,7 @@ class ShardStream(torch.utils.data.IterableDataset):
             url = self.source.url(entry)
             draws = None
             count = 0
-            for pos, sample in enumerate(_samples(url)):
+            for pos, sample in enumerate(shard_samples(url)):
                 count += 1
                 if k == k0 and pos < s0:
                     continue
@@ -408,8 +328,15 @@ class ShardStream(torch.utils.data.IterableDataset):
         return delay
 
     def _epoch(self, epoch: int, worker: int, start: Token | None) -> Iterator[tuple]:
-        """The items of one epoch of a slot, from ``start`` (see the module doc)."""
+        """The items of one epoch of a slot, from ``start`` (see the module doc). An item
+        is decoded when it is read, while its bytes are fresh in the CPU's cache, unless
+        it may be one a resumed stream skips (then when it leaves the buffer, if not
+        skipped): its draws depend on its raw index only, so both give the same."""
         shards = self.slot_shards(epoch, worker)
+        draws = (_ItemDraws(self.seed, epoch, self.rank, worker, _CROP),
+                 _ItemDraws(self.seed, epoch, self.rank, worker, _AUGMENT)
+                 if self.chain is not None and getattr(self.chain, "has_cpu_steps", True)
+                 else None)
         position = start.position if start else 0
         first = start.raw if start else 0
         delay = self._delays(epoch, worker)
@@ -417,187 +344,40 @@ class ShardStream(torch.utils.data.IterableDataset):
         window: deque = deque(maxlen=self.buffer)  # where the last D raw items are
         out = first  # rank of the next item to leave the buffer
         i = first - 1
-        for i, (where, meta, sample) in enumerate(self._raw(epoch, shards, start), start=first):
+        raws = self._raw(epoch, shards, start)
+        for i, (where, meta, sample) in enumerate(raws, start=first):
             window.append(where)
-            heapq.heappush(heap, (i + delay(i), i, meta, sample))
+            held = self._decode(i, meta, sample, draws) if out >= position else (meta, sample)
+            heapq.heappush(heap, (i + delay(i), i, held))
             while heap and heap[0][0] <= i:
-                _, _, meta_out, sample_out = heapq.heappop(heap)
+                _, j, held = heapq.heappop(heap)
                 if out >= position:
-                    yield self._item(epoch, worker, out, i, window, meta_out, sample_out)
+                    yield self._item(epoch, worker, out, i, window, j, held, draws)
                 out += 1
         while heap:  # the epoch's end: what is left, in order
-            _, _, meta_out, sample_out = heapq.heappop(heap)
+            _, j, held = heapq.heappop(heap)
             if out >= position:
-                yield self._item(epoch, worker, out, i, window, meta_out, sample_out)
+                yield self._item(epoch, worker, out, i, window, j, held, draws)
             out += 1
 
+    def _decode(self, raw: int, meta: dict, sample: dict,
+                draws: tuple[_ItemDraws, _ItemDraws | None]) -> _Decoded:
+        """Raw item ``raw`` through the CPU stage, with its draws."""
+        ext = str(meta["audio"]).split(".", 1)[1]
+        url = str(sample.get("__url__", ""))
+        read = functools.partial(read_clip, sample[ext], f"{meta['utt_id']!r} in {url}")
+        crop, augment = draws
+        wave, steps = self.stage(read, crop.at(raw), self.chain,
+                                 augment.at(raw) if augment is not None else None)
+        return _Decoded(torch.from_numpy(wave), steps, as_label(meta["label"]),
+                        str(meta["utt_id"]), url)
+
     def _item(self, epoch: int, worker: int, position: int, phase: int, window: deque,
-              meta: dict, sample: dict) -> tuple:
+              raw_index: int, held: Any, draws: tuple[_ItemDraws, _ItemDraws | None]
+              ) -> tuple:
         raw = max(0, phase - self.buffer + 1)
         k, s, c = window[raw - (phase - len(window) + 1)]
         token = Token(epoch, position + 1, raw, k, s, c)
-        ext = str(meta["audio"]).split(".", 1)[1]
-        name = f"{meta['utt_id']!r} in {sample.get('__url__', '?')}"
-        read = functools.partial(read_clip, sample[ext], name)
-        keys = (self.seed, epoch, self.rank, worker, position)
-        chain = self.chain
-        augment = _rng(*keys, _AUGMENT) if chain is not None and getattr(
-            chain, "has_cpu_steps", True) else None
-        wave, steps = self.stage(read, _rng(*keys, _CROP), chain, augment)
-        return (torch.from_numpy(wave), int(wave.shape[0]), as_label(meta["label"]),
-                str(meta["utt_id"]), epoch, steps, worker, token,
-                str(sample.get("__url__", "")))
-
-
-class StreamBatch(NamedTuple):
-    """A collated batch of a shard stream (all items from one loader worker).
-
-    Attributes:
-        x: float32 (batch, max_time), zero-padded.
-        lengths: int64 (batch,).
-        labels: int64 (batch,).
-        utt_ids: per row, the utterance id.
-        epoch: int64 (batch,) the slot epoch of each item.
-        steps: per row, the CPU augmentation steps applied (plain data).
-        worker: the loader worker it came from.
-        token: where that worker's stream continues after this batch.
-        shards: per row, the shard it was read from.
-    """
-
-    x: torch.Tensor
-    lengths: torch.Tensor
-    labels: torch.Tensor
-    utt_ids: list
-    epoch: torch.Tensor
-    steps: list
-    worker: int
-    token: Token
-    shards: list
-
-
-def collate_stream(items: Sequence[tuple]) -> StreamBatch:
-    """Zero-pad stream items (see :class:`ShardStream`) into a :class:`StreamBatch`."""
-    if len(items) == 0:
-        raise ValueError("batch is empty; collate needs at least one item")
-    lengths = torch.tensor([int(it[1]) for it in items], dtype=torch.int64)
-    x = torch.zeros(len(items), int(lengths.max()), dtype=torch.float32)
-    for row, item in enumerate(items):
-        x[row, : item[1]] = item[0][: item[1]]
-    return StreamBatch(
-        x, lengths, torch.tensor([int(it[2]) for it in items], dtype=torch.int64),
-        [it[3] for it in items], torch.tensor([int(it[4]) for it in items], dtype=torch.int64),
-        [it[5] for it in items], int(items[-1][6]), Token(*items[-1][7]),
-        [it[8] for it in items])
-
-
-# -------------------------------------------------------------------------- scoring
-
-
-class ShardEvalStream(torch.utils.data.IterableDataset):
-    """Every item of a split's shards once, for scoring: rank ``r`` of ``world`` reads
-    shards ``r, r + world, ...``, loader worker ``w`` of ``W`` every ``W``-th of those;
-    each clip through ``stage`` in eval mode (from its start, up to its seconds).
-
-    Items: ``(waveform float32 (time,), length, utt_id)``; see :func:`collate_eval`.
-    """
-
-    def __init__(self, source: ShardSource, stage: CropStage, rank: int = 0,
-                 world: int = 1) -> None:
-        super().__init__()
-        if stage.train:
-            raise ValueError("a ShardEvalStream scores; its stage must be in eval mode")
-        self.source, self.stage, self.rank, self.world = source, stage, int(rank), int(world)
-
-    def __iter__(self) -> Iterator[tuple]:
-        info = torch.utils.data.get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        mine = list(range(len(self.source.entries)))[self.rank :: self.world][worker::workers]
-        for index in mine:
-            for sample in _samples(self.source.url(self.source.entries[index])):
-                meta = json.loads(sample["json"])
-                ext = str(meta["audio"]).split(".", 1)[1]
-                name = f"{meta['utt_id']!r} in {sample.get('__url__', '?')}"
-                wave, _ = self.stage(functools.partial(read_clip, sample[ext], name))
-                yield torch.from_numpy(wave), int(wave.shape[0]), str(meta["utt_id"])
-
-
-def collate_eval(items: Sequence[tuple]) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """``(x float32 (batch, max_time) zero-padded, lengths int64 (batch,), utt_ids)``."""
-    lengths = torch.tensor([int(it[1]) for it in items], dtype=torch.int64)
-    x = torch.zeros(len(items), int(lengths.max()), dtype=torch.float32)
-    for row, item in enumerate(items):
-        x[row, : item[1]] = item[0][: item[1]]
-    return x, lengths, [it[2] for it in items]
-
-
-# ------------------------------------------------------------------- the loop's side
-
-
-class ShardFeed:
-    """The training loop's side of a shard stream: the DataLoader over a
-    :class:`ShardStream`, and the position in it that checkpoints store.
-
-    Args:
-        stream: the rank's stream (its ``start`` is where it resumes).
-        batch_size: items per batch of this rank.
-        pin_memory: pin batches (CUDA).
-
-    Every batch the iterator yields counts as consumed: :meth:`state` is then the
-    batches consumed and each worker's token after its last consumed batch.
-    """
-
-    def __init__(self, stream: ShardStream, batch_size: int, pin_memory: bool = False
-                 ) -> None:
-        self.stream = stream
-        self.loader = torch.utils.data.DataLoader(
-            stream, batch_size=batch_size, collate_fn=collate_stream,
-            num_workers=stream.loader_workers, pin_memory=pin_memory,
-            # its own generator: a loader without one draws its base seed from (and so
-            # moves) the global torch RNG, which dropout uses
-            generator=torch.Generator().manual_seed(stream.seed))
-        self.batches = stream.start.batches
-        self.tokens: dict[int, Token] = dict(stream.start.tokens)
-
-    def __iter__(self) -> Iterator[StreamBatch]:
-        for batch in self.loader:
-            self.batches += 1
-            self.tokens[batch.worker] = batch.token
-            yield batch
-
-    def state(self) -> dict[str, Any]:
-        """Plain data for the checkpoint: ranks, workers, batches and tokens."""
-        return {"world": self.stream.world, "loader_workers": self.stream.loader_workers,
-                "batches": self.batches,
-                "tokens": {str(w): list(t) for w, t in sorted(self.tokens.items())}}
-
-    @staticmethod
-    def start_of(state: dict[str, Any] | None, *, world: int, workers: int, batches: int,
-                 where: str) -> StreamStart:
-        """The :class:`StreamStart` of a checkpoint's ``state`` (None: the beginning).
-
-        Raises:
-            CurateError: the checkpoint was written with other ranks or loader workers
-                (each reads its own part of the shards), or is inconsistent.
-        """
-        if state is None:
-            if batches:
-                raise CurateError(f"checkpoint {where} holds no position in the shard "
-                                  f"stream; it was not written by a run on shards: start "
-                                  f"the run again (--force)")
-            return StreamStart()
-        if int(state["world"]) != world or int(state["loader_workers"]) != workers:
-            raise CurateError(
-                f"checkpoint {where} was written by a run reading shards with "
-                f"{state['world']} rank(s) x {state['loader_workers']} loader worker(s); "
-                f"resume with the same (data.num_workers = {state['loader_workers']}): "
-                f"each reads its own part of the shards")
-        if int(state["batches"]) != batches:
-            raise CurateError(f"checkpoint {where} is inconsistent ({state['batches']} "
-                              f"batches read for {batches} expected); start the run again "
-                              f"(--force)")
-        tokens = {int(w): Token(*map(int, t)) for w, t in state["tokens"].items()}
-        return StreamStart(batches, tokens)
-
-    def describe(self, batch: StreamBatch, row: int) -> str:
-        """A row as errors name it: ``utt_id 'c:x' (shard URL)``."""
-        return f"utt_id {batch.utt_ids[row]!r} ({batch.shards[row]})"
+        item = held if isinstance(held, _Decoded) else self._decode(raw_index, *held, draws)
+        return (item.wave, int(item.wave.shape[0]), item.label, item.utt_id, epoch,
+                item.steps, worker, token, item.url)

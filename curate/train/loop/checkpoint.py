@@ -93,7 +93,7 @@ def save_training_state(ckpts: CheckpointFiles, model: nn.Module, optimizer: Any
                          stream: dict[str, Any] | None = None) -> None:
     """Write ``last.pt`` (every rank calls it; rank 0 writes): ``stream`` is a shard
     run's position in its stream (per rank: batches read, each loader worker's token;
-    see :class:`curate.train.data.shards.ShardFeed`)."""
+    see :class:`curate.train.data.shard_feed.ShardFeed`)."""
     rng = ddp.gather_objects(rng_state(device), ctx)
     streams = ddp.gather_objects(stream, ctx) if stream is not None else None
     if not ctx.is_main:

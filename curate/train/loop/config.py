@@ -71,7 +71,9 @@ class TrainConfig:
     Batching and length of training:
         batch_size: utterances per micro-batch (fixed batching).
         max_batch_seconds: dynamic batching: padded seconds per micro-batch, items in
-            ``buckets`` length buckets (None: fixed ``batch_size``).
+            ``buckets`` length buckets (None: fixed ``batch_size``); on shards, each
+            rank's share cut from consecutive items of each worker's stream, without
+            buckets (:mod:`curate.train.data.shard_batches`).
         grad_accum: micro-batches per optimizer step.
         steps: optimizer steps.
         epochs: when set, the run lasts this many epochs instead (``steps`` ignored).
@@ -264,10 +266,6 @@ class TrainConfig:
             self.shards = None
         if not isinstance(self.shards_split, str) or not self.shards_split:
             raise bad("shards_split", "must be the name of a split of the shards")
-        if self.shards is not None and self.max_batch_seconds is not None:
-            raise bad("max_batch_seconds", "must be unset (0 in an experiment file: fixed "
-                                            "batches) when training on shards; set "
-                                            "batch_size instead")
         if self.shards is not None and self.sampler == "temperature" and \
                 self.sampler_by not in SHARD_GROUPS:
             raise bad("sampler_by", f"cannot weight a shard stream (the shards' index counts "

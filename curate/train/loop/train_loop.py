@@ -20,8 +20,8 @@ from curate.threads import torch_threads
 from curate.train import distributed as ddp
 from curate.train.data import (Batch, CropDataset, CropStage, DynamicBatchSampler,
                                EpochBatchSampler, EpochPlan, PathType, ShardedBatchSampler,
-                               TrainData, check_finite, collate, derive_seed)
-from curate.train.data.shards import ShardFeed, ShardSource, ShardStream, stream_weights
+                               ShardFeed, ShardSource, ShardStream, TrainData, check_finite,
+                               collate, derive_seed, items_per_batch, stream_weights)
 from curate.train.loop.checkpoint import (CheckpointFiles, average_checkpoints,
                                           check_resumable, no_improvement, read_checkpoint,
                                           save_training_state)
@@ -105,23 +105,41 @@ def _batch_sampler(config: TrainConfig, data: TrainData, plan: EpochPlan, world:
 
 def total_steps(config: TrainConfig, data: TrainData | ShardSource, world: int = 1) -> int:
     """The run's optimizer steps: ``config.steps``, or from ``config.epochs`` (on shards:
-    the expected items of an epoch of the sampler, in global batches)."""
+    the expected items of an epoch of the sampler, in global batches; with dynamic
+    batches, in batches of as many items of the expected crop length as the budget
+    holds)."""
     if config.epochs is None:
         return config.steps
     if isinstance(data, ShardSource):
-        per_epoch = stream_weights(data, config.sampler, config.sampler_by,
-                                   config.temperature).expected_items / config.batch_size
+        items = stream_weights(data, config.sampler, config.sampler_by,
+                               config.temperature).expected_items
+        if config.max_batch_seconds is None:
+            per_epoch = items / config.batch_size
+        else:
+            per_epoch = items / (world * items_per_batch(
+                config.max_batch_seconds / world, _shard_item_seconds(config, data)))
         return max(1, math.ceil(config.epochs * per_epoch / config.grad_accum))
     plan = _epoch_plan(config, data)
     per_epoch = _batch_sampler(config, data, plan, world, None).batches_per_epoch()
     return max(1, math.ceil(config.epochs * per_epoch / config.grad_accum))
 
 
+def _shard_item_seconds(config: TrainConfig, source: ShardSource) -> float:
+    """The expected seconds of a cropped item from shards: the crop (fixed regime), or
+    the mean clip length, cut to the middle of the long regime's crop range."""
+    if config.regime == "fixed":
+        return config.crop_seconds
+    return min(source.mean_seconds, (config.long_min_seconds + config.long_max_seconds) / 2)
+
+
 def _shard_feed(config: TrainConfig, source: ShardSource, ctx: ddp.DistContext,
                 device: torch.device, chain: Any, state: dict | None, step: int,
                 where: Any) -> ShardFeed:
-    """The rank's shard stream, started where the checkpoint's ``state`` says."""
-    if config.batch_size % ctx.world:
+    """The rank's shard stream, started where the checkpoint's ``state`` says. Fixed
+    batches: ``batch_size / world`` items per rank; dynamic: ``max_batch_seconds /
+    world`` padded seconds per rank (both the global micro-batch, as on files)."""
+    dynamic = config.max_batch_seconds is not None
+    if not dynamic and config.batch_size % ctx.world:
         raise ValueError(f"TrainConfig.batch_size {config.batch_size} must be divisible by "
                          f"the {ctx.world} DDP ranks (it is the global micro-batch)")
     start = ShardFeed.start_of(state, world=ctx.world, workers=config.num_workers,
@@ -133,6 +151,9 @@ def _shard_feed(config: TrainConfig, source: ShardSource, ctx: ddp.DistContext,
                          weights=stream_weights(source, config.sampler, config.sampler_by,
                                                 config.temperature),
                          chain=chain, start=start)
+    if dynamic:
+        return ShardFeed(stream, pin_memory=device.type == "cuda",
+                         max_seconds=config.max_batch_seconds / ctx.world)
     return ShardFeed(stream, config.batch_size // ctx.world, pin_memory=device.type == "cuda")
 
 
@@ -209,7 +230,9 @@ def train(
         paths: audio files (any rate / channel count soundfile reads), or a
             :class:`TrainData` (paths, labels, ids, durations, groups, weights); None
             (ignored) when ``config.shards`` names shards to stream instead (see
-            :mod:`curate.train.data.shards`).
+            :mod:`curate.train.data.shards`; each rank's stream never ends, so ranks
+            take the same steps also with dynamic batches of different sizes: the loss
+            is normalised by the global batch).
         labels: one per path: 1 / "bonafide" or 0 / "spoof" (not with TrainData).
         dev: dev data for ``eval_every`` / best-k checkpoints: a TrainData or
             ``(paths, labels)``.
