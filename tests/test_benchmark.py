@@ -75,6 +75,10 @@ def test_suites_ship_in_the_wheel():
     (_suite([{"name": "A b", "corpus": "sonar"}]), r"lowercase identifier"),
     (_suite([{"name": "a", "corpus": "sonar", "labels": ["fake"]}]), r"labels has fake"),
     (_suite([]), r"at least one \[\[set\]\]"),
+    (_suite([{"name": "a", "corpus": []}]),
+     r'corpus must be .* e\.g\. corpus = \["in_the_wild"\]'),
+    (_suite([{"name": "a", "corpus": "sonar", "subsets": []}]),
+     r'e\.g\. subsets = \["eval"\]'),
 ])
 def test_suite_errors_name_file_and_key(data, pattern):
     with pytest.raises(CurateError, match=pattern) as info:

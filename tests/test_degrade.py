@@ -98,10 +98,12 @@ def test_degradation_is_a_function_of_condition_and_utterance():
      ["8000 Hz", "16000 Hz"]),
     ('seed = 1\n', ["no conditions"]),
     ('[[condition]]\nname = "a b"\n[[condition.step]]\nname = "gain"\n', ["condition 1"]),
+    ('[[condition]]\nname = "x"\nchain = "empty.toml"\n', ["empty.toml has no [[step]]"]),
 ])
 def test_bad_grids_are_one_sentence_naming_file_and_key(tmp_path, text, words):
     path = tmp_path / "grid.toml"
     path.write_text(text)
+    (tmp_path / "empty.toml").write_text("seed = 3\n")  # a chain file without steps
     with pytest.raises(ChainError) as info:
         load_grid(path, 16000)
     message = str(info.value)

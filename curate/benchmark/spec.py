@@ -102,13 +102,18 @@ def _text(value, where: str, key: str) -> str:
     return value
 
 
+# An example value per list key, for the error that asks for one.
+_EXAMPLES = {"corpus": "in_the_wild", "subsets": "eval", "labels": "bonafide",
+             "languages": "en", "generators": "A07"}
+
+
 def _strings(value, where: str, key: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v
                                                            for v in value):
         raise CurateError(f"{where}: {key} must be a non-empty list of strings, e.g. "
-                          f"{key} = [\"eval\"]")
+                          f"{key} = [\"{_EXAMPLES.get(key, 'eval')}\"]")
     return tuple(value)
 
 

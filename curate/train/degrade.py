@@ -164,7 +164,8 @@ def _referenced_chain(raw: Mapping[str, Any], where: str, sample_rate: int, seed
         raise ChainError(f"{where}: chain {path} is for {rate} Hz but the grid runs at "
                          f"{sample_rate} Hz; change the chain's sample_rate")
     steps = data.get("step", [])
-    if not isinstance(steps, list) or not all(isinstance(s, Mapping) for s in steps):
+    if not isinstance(steps, list) or not steps or not all(isinstance(s, Mapping)
+                                                           for s in steps):
         raise ChainError(f"{where}: chain {path} has no [[step]] tables")
     data.update(sample_rate=sample_rate, seed=seed,
                 step=[dict(s, p=float(p)) for s in steps])
