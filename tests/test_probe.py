@@ -192,6 +192,24 @@ def test_silence_ratio_partial_last_frame():
     assert silence_ratio(np.zeros((10, 1), np.float32), SR) is None
 
 
+def test_silence_ratio_is_the_float64_definition_over_frames_and_channels():
+    rng = np.random.default_rng(5)
+    frame = SR // 50
+    levels_db = rng.uniform(-75, -45, size=(40, 1, 1))  # per frame RMS, both sides of -60
+    x = (rng.standard_normal((40, frame, 2)) * 10 ** (levels_db / 20)).astype(np.float32)
+    x = np.concatenate([x.reshape(-1, 2), x[0, : frame // 2]])  # + a 10 ms tail frame
+    mean_sq = [np.mean(np.square(x[i:i + frame].astype(np.float64)))
+               for i in range(0, len(x), frame)]
+    assert min(abs(10 * np.log10(m) + 60) for m in mean_sq) > 0.01  # none on the edge
+    expected = np.mean(10 * np.log10(mean_sq) < -60)
+    assert 0.2 < expected < 0.8
+    assert silence_ratio(x, SR) == pytest.approx(expected)
+    assert silence_ratio(x.astype(np.float64), SR) == pytest.approx(expected)
+    assert silence_ratio(np.ascontiguousarray(x[:, 0]), SR) == pytest.approx(
+        np.mean([np.mean(np.square(x[i:i + frame, 0].astype(np.float64))) < 1e-6
+                 for i in range(0, len(x), frame)]))
+
+
 def test_integrated_loudness_matches_pyloudnorm():
     x = sine(2.0, freq=1000.0, amplitude=0.1)
     lufs, note = integrated_loudness(x, SR)

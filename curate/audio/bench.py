@@ -1,7 +1,9 @@
 """`curate bench probe`: curate's probe against what people use instead, on the same files.
 
 Every side reads the same synthetic 16 kHz FLAC files (a tone plus a little noise,
-``seconds`` long), warmed on one file first, timed as the best of ``repeats`` runs:
+``seconds`` long), warmed on one file first, timed as the best of ``repeats`` rounds; the
+per-file sides run one after another within each round, so a change in the machine's
+load between rounds weighs on every side alike:
 
 - ``decode``: soundfile decoding alone (``sf.read`` to float32): the floor of any
   full probe.
@@ -16,7 +18,11 @@ Every side reads the same synthetic 16 kHz FLAC files (a tone plus a little nois
   length), when lhotse is installed.
 
 Figures: files/s, hours of audio per hour per core (``files * seconds / time / cores``)
-and ratios. Measured times are never asserted by tests.
+and ratios (the probe's cost over decoding's in CPU time of this process, so that other
+jobs on a shared machine do not move it; in wall time too), and the cost of each fact of
+the full probe per file (milliseconds, on samples already decoded: content hash, peak
+and clipping, loudness and its K-weighting, silence). Measured times are never asserted
+by tests.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ from typing import Callable
 import numpy as np
 import soundfile as sf
 
-from curate.audio.probe import probe_file
+from curate.audio import loudness
+from curate.audio.probe import (clip_ratio, content_hash, integrated_loudness, peak_dbfs,
+                                probe_file, silence_ratio)
 from curate.audio.runner import probe_corpus
 from curate.catalog.db import open_catalog
 from curate.recipes.engine import insert_corpus, read_corpus
@@ -66,12 +74,43 @@ def _write_files(folder: Path, files: int, seconds: float, seed: int) -> None:
 
 def _best_of(repeats: int, run: Callable[[], object]) -> float:
     """Shortest wall time of ``repeats`` calls of ``run``, seconds."""
-    best = float("inf")
+    return _best_of_rounds(repeats, {"run": run})["run"]
+
+
+def _best_of_rounds(repeats: int, runs: dict[str, Callable[[], object]],
+                    cpu: dict[str, float] | None = None) -> dict[str, float]:
+    """Shortest wall time of each of ``runs``, seconds, over ``repeats`` rounds that call
+    every run once, one after another; the shortest CPU time of this process (all its
+    threads) goes into ``cpu`` when given."""
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
+        for name, run in runs.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+            if cpu is not None:
+                cpu[name] = min(cpu.get(name, float("inf")), time.process_time() - start_cpu)
     return best
+
+
+#: Facts of the full probe timed on decoded samples by :func:`_fact_costs`.
+_FACTS = {
+    "content_hash": lambda x, rate: content_hash(x, rate),
+    "peak_and_clipping": lambda x, rate: (peak_dbfs(x), clip_ratio(x)),
+    "loudness": integrated_loudness,
+    "k_weighting": loudness.k_weight,
+    "silence": silence_ratio,
+}
+
+
+def _fact_costs(paths: list[str], repeats: int) -> dict[str, float]:
+    """Milliseconds per file of each fact of :data:`_FACTS` (``loudness`` includes its
+    ``k_weighting``), on the samples of ``paths`` decoded beforehand."""
+    clips = [sf.read(p, dtype="float32", always_2d=True) for p in paths]
+    runs = {name: _each(lambda clip, fact=fact: fact(*clip), clips)
+            for name, fact in _FACTS.items()}
+    return {name: round(t / len(clips) * 1000, 3)
+            for name, t in _best_of_rounds(repeats, runs).items()}
 
 
 def _script_facts(path: str) -> tuple:
@@ -83,12 +122,12 @@ def _script_facts(path: str) -> tuple:
     return rate, x.shape, float(np.max(np.abs(x))), lufs, hashlib.md5(x.tobytes()).hexdigest()
 
 
-def _each(fn: Callable[[str], object], paths: list[str]) -> Callable[[], None]:
-    """A loop calling ``fn`` on every path, keeping nothing (no side holds its results in
-    memory, so none pays for it)."""
+def _each(fn: Callable[[object], object], items: list) -> Callable[[], None]:
+    """A loop calling ``fn`` on every item (a path), keeping nothing (no side holds its
+    results in memory, so none pays for it)."""
     def loop() -> None:
-        for path in paths:
-            fn(path)
+        for item in items:
+            fn(item)
     return loop
 
 
@@ -110,7 +149,12 @@ def bench_probe(files: int = 800, seconds: float = 4.0, *, jobs: int = 2, seed: 
         processes), ``unit``, ``baseline`` (files/s of the one-off script), ``ratio``
         (value / baseline), ``audio_hours_per_hour`` (of ``value``), ``sides`` (per
         side: ``files_per_s``, ``cores``, ``audio_hours_per_hour_per_core``),
-        ``ratios`` (named ratios of files/s) and ``targets``, plus ``files``,
+        ``ratios`` (named ratios of files/s, except ``probe_over_decode_cost``: the
+        ratio of CPU times of ``probe_file`` and decoding, both in this process, their
+        cost per core whatever else the machine runs), ``probe_over_decode_wall`` (the
+        same in wall time), ``cpu_ms`` (CPU ms per file of the in-process sides),
+        ``decode_ms`` (decoding alone, wall ms per file), ``fact_ms`` (each fact's ms
+        per file, see :func:`_fact_costs`) and ``targets``, plus ``files``,
         ``seconds``, ``jobs``, ``repeats``, ``cpu_count``.
 
     Raises:
@@ -137,8 +181,9 @@ def bench_probe(files: int = 800, seconds: float = 4.0, *, jobs: int = 2, seed: 
         if lhotse is not None:
             lhotse()  # warm
             loops["lhotse"] = lhotse
-        for name, loop in loops.items():
-            times[name] = _best_of(repeats, loop)
+        cpu: dict[str, float] = {}  # the in-process sides' CPU time: their cost per core
+        times.update(_best_of_rounds(repeats, loops, cpu))
+        fact_ms = _fact_costs(paths[:100], repeats)
         checked = [probe_file(p) for p in paths]
 
         recipe = parse_recipe(_RECIPE, "bench.toml", base_dir=Path(tmp))
@@ -158,7 +203,7 @@ def bench_probe(files: int = 800, seconds: float = 4.0, *, jobs: int = 2, seed: 
                         round(rate * seconds / cores.get(name, 1), 1)}
              for name, rate in per_s.items()}
     ratios = {
-        "probe_over_decode_cost": round(times["probe_file"] / times["decode"], 2),
+        "probe_over_decode_cost": round(cpu["probe_file"] / cpu["decode"], 2),
         "catalog_n_over_catalog_1": round(per_s["catalog_n"] / per_s["catalog_1"], 2),
         "catalog_1_over_script": round(per_s["catalog_1"] / per_s["script"], 2),
         "catalog_n_over_script": round(per_s["catalog_n"] / per_s["script"], 2),
@@ -171,6 +216,10 @@ def bench_probe(files: int = 800, seconds: float = 4.0, *, jobs: int = 2, seed: 
             "audio_hours_per_hour": round(per_s["catalog_n"] * seconds, 1),
             "files": files, "seconds": seconds, "jobs": jobs, "repeats": repeats,
             "cpu_count": os.cpu_count(), "sides": sides, "ratios": ratios,
+            "fact_ms": fact_ms,
+            "decode_ms": round(times["decode"] / files * 1000, 3),
+            "probe_over_decode_wall": round(times["probe_file"] / times["decode"], 2),
+            "cpu_ms": {name: round(t / files * 1000, 3) for name, t in cpu.items()},
             "targets": {"probe_over_decode_cost_max": TARGET_PROBE_OVER_DECODE,
                         "header_files_per_s_per_core_min": TARGET_HEADER_FILES_PER_S}}
 
@@ -200,7 +249,9 @@ def describe(result: dict) -> str:
     header = result["sides"]["probe_file_header"]["files_per_s"]
     lines += [
         f"full probe / decode, cost:     {ratios['probe_over_decode_cost']:.2f}x "
-        f"(target <= {targets['probe_over_decode_cost_max']:g}x)",
+        f"(target <= {targets['probe_over_decode_cost_max']:g}x) in CPU time"
+        + (f", {result['probe_over_decode_wall']:.2f}x in wall time"
+           if "probe_over_decode_wall" in result else ""),
         f"header level, one core:        {header:.0f} files/s "
         f"(target >= {targets['header_files_per_s_per_core_min']:.0f})",
         f"catalog {result['jobs']} jobs / 1 job:        "
@@ -210,4 +261,9 @@ def describe(result: dict) -> str:
     ]
     if "header_over_lhotse" in ratios:
         lines.append(f"header level / lhotse:         {ratios['header_over_lhotse']:.2f}x")
+    if "fact_ms" in result:
+        facts = ", ".join(f"{name.replace('_', ' ')} {ms:.3f}"
+                          for name, ms in result["fact_ms"].items())
+        lines.append(f"per file, ms: decode {result['decode_ms']:.3f}; {facts} "
+                     f"(loudness includes k weighting)")
     return "\n".join(lines)

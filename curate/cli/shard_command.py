@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from curate.cli.catalog_commands import AddressOption, EngineOption, _check_engine
 from curate.cli.common import DbOption, SkipUnavailableOption, app, catalog_ref, console
 
 
@@ -27,21 +28,32 @@ def shard(
     sample_rate: Optional[int] = typer.Option(None, "--sample-rate",
                                               help="Resample to this rate, Hz (default: "
                                                    "each file's own)."),
-    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes."),
+    jobs: int = typer.Option(1, "--jobs", "-j", min=1, help="Worker processes (with "
+                                                            "--engine ray and no --address: "
+                                                            "the local Ray instance's CPUs)."),
     seed: int = typer.Option(0, "--seed", min=0, help="Seed of the order of items across "
                                                       "shards."),
     db: Optional[Path] = DbOption,
     skip_unavailable: bool = SkipUnavailableOption,
+    engine: str = EngineOption,
+    address: Optional[str] = AddressOption,
 ) -> None:
-    """Write a frozen selection's audio and labels as tar shards (see docs/exports.md)."""
+    """Write a frozen selection's audio and labels as tar shards (see docs/exports.md;
+    --engine ray: docs/scale.md)."""
     from curate.progress import progress_bar
     from curate.shard import shard_selection
 
+    _check_engine(engine, address)
+    run = None
+    if engine == "ray":
+        from curate.shard.ray_writer import ray_runner
+
+        run = ray_runner(address)
     with progress_bar(f"shard {selection}") as bar:
         summary = shard_selection(catalog_ref(db), selection, out, splits=split or (),
                                   shard_size=shard_size, fmt=fmt, sample_rate=sample_rate,
                                   jobs=jobs, seed=seed, skip_unavailable=skip_unavailable,
-                                  progress=bar)
+                                  progress=bar, run=run)
     manifest = summary.manifest
     parts = []
     for name, facts in manifest["splits"].items():

@@ -21,7 +21,7 @@ from curate.select.check import closest_first
 from curate.select.freeze import check_available, selection_rows, unavailable_items
 from curate.shard import sql
 from curate.shard.plan import parse_shard_size
-from curate.shard.writer import Progress, ShardSummary, write_folder
+from curate.shard.writer import Progress, RunShards, ShardSummary, write_folder
 
 def _read(catalog: Catalog, selection: str, splits: tuple[str, ...],
           skip_unavailable: bool) -> tuple[str, list[dict], dict, dict]:
@@ -54,7 +54,8 @@ def shard_selection(source: Catalog | CatalogRef, selection: str, out: Path | st
                     splits: tuple[str, ...] | list[str] = (), shard_size: str = "1GB",
                     fmt: str = "flac", sample_rate: int | None = None, jobs: int = 1,
                     seed: int = 0, skip_unavailable: bool = False,
-                    progress: Progress | None = None) -> ShardSummary:
+                    progress: Progress | None = None,
+                    run: RunShards | None = None) -> ShardSummary:
     """Write the frozen ``selection`` as WebDataset-layout shards in ``out``.
 
     Args:
@@ -72,6 +73,8 @@ def shard_selection(source: Catalog | CatalogRef, selection: str, out: Path | st
         skip_unavailable: shard without the items that are no longer ``ok`` (counted in
             the manifest) instead of stopping.
         progress: ``callback(items done, items planned)``.
+        run: how the shards are written (default: ``jobs`` processes on this machine;
+            :func:`curate.shard.ray_writer.ray_runner` for Ray Data: the same shards).
 
     Raises:
         CurateError: an unknown selection or split, items no longer ``ok`` without
@@ -94,4 +97,4 @@ def shard_selection(source: Catalog | CatalogRef, selection: str, out: Path | st
     return write_folder(rows, out, selection=selection, spec_hash=spec_hash, size=size,
                         fmt=fmt, sample_rate=sample_rate, jobs=jobs, seed=seed,
                         selected=selected, unavailable=unavailable, catalog=catalog_path,
-                        command=shlex.join(command), progress=progress)
+                        command=shlex.join(command), progress=progress, run=run)

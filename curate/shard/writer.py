@@ -43,6 +43,11 @@ from curate.shard import index as shard_index
 from curate.shard.plan import FORMATS, PlannedShard, ShardSize, plan_hash, plan_shards
 
 Progress = Callable[[int, int], None]
+#: How shards get written: ``run(tasks, jobs)`` yields the index entry of each task
+#: (``(shard, out folder, format, sample_rate)``, what :func:`write_shard` takes) as it
+#: finishes, in any order. The default, :func:`write_tasks`, is a process pool;
+#: :func:`curate.shard.ray_writer.ray_runner` runs the same :func:`write_shard` on Ray Data.
+RunShards = Callable[[list[tuple], int], Iterator[dict]]
 
 _PCM16_MAX = 32767 / 32768
 
@@ -173,18 +178,22 @@ def write_shard(task: tuple[PlannedShard, str, str, int | None]) -> dict:
             "unreadable": unreadable}
 
 
-def _init_worker() -> None:
+def init_worker() -> None:
+    """Set up a process that writes shards: one thread for torch (one process per job:
+    no oversubscribed cores)."""
     import torch
 
-    torch.set_num_threads(1)  # one process per job: no oversubscribed cores
+    torch.set_num_threads(1)
 
 
-def _written(tasks: list[tuple], jobs: int) -> Iterator[dict]:
+def write_tasks(tasks: list[tuple], jobs: int) -> Iterator[dict]:
+    """:data:`RunShards` on this machine: :func:`write_shard` in this process (one job
+    or one task) or in a pool of ``jobs`` processes."""
     if jobs <= 1 or len(tasks) < 2:
         yield from map(write_shard, tasks)
         return
     ctx = mp.get_context("spawn") if os.environ.get("CURATE_MP_SPAWN") else mp.get_context()
-    with ctx.Pool(processes=min(jobs, len(tasks)), initializer=_init_worker) as pool:
+    with ctx.Pool(processes=min(jobs, len(tasks)), initializer=init_worker) as pool:
         yield from pool.imap_unordered(write_shard, tasks, chunksize=1)
 
 
@@ -235,7 +244,8 @@ def write_folder(rows: list[dict], out: Path | str, *, selection: str, spec_hash
                  jobs: int = 1, seed: int = 0, selected: dict[str, int] | None = None,
                  unavailable: dict[str, dict[str, int]] | None = None,
                  catalog: str | None = None, command: str = "",
-                 progress: Progress | None = None) -> ShardSummary:
+                 progress: Progress | None = None,
+                 run: RunShards | None = None) -> ShardSummary:
     """Plan and write the shards of ``rows`` to ``out``, resuming a previous run there.
 
     Args:
@@ -253,6 +263,9 @@ def write_folder(rows: list[dict], out: Path | str, *, selection: str, spec_hash
         unavailable: per split, items left out because their status is not ok.
         catalog, command: recorded in the manifest.
         progress: ``callback(items done, items planned)``, after each shard.
+        run: how the shards are written (:data:`RunShards`; default
+            :func:`write_tasks`, ``jobs`` processes on this machine). Whatever runs
+            them, this process alone writes the index, journal and manifest.
 
     Returns:
         :class:`ShardSummary`.
@@ -288,7 +301,7 @@ def write_folder(rows: list[dict], out: Path | str, *, selection: str, spec_hash
 
     write_index()  # the plan, and the shards a previous run finished
     (out / shard_index.JOURNAL).unlink(missing_ok=True)
-    for entry in _written(tasks, jobs):
+    for entry in (run or write_tasks)(tasks, jobs):
         finished[entry["name"]] = entry
         shard_index.append_journal(out, entry)  # constant cost per shard
         done += int(entry["planned"])
