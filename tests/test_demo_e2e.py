@@ -18,8 +18,11 @@ import pandas as pd
 import pytest
 
 from curate.catalog.db import open_catalog
+from curate.demo.evaluation import UNSEEN_SET
 from curate.demo.run import run_demo
 from curate.threads import torch_threads
+from curate.train.overlap import METRICS as OVERLAP_METRICS
+from curate.train.overlap import restriction
 
 EXPECTED = Path(__file__).parent / "data" / "demo_quick_results.csv"
 
@@ -110,3 +113,53 @@ def test_quick_demo_end_to_end(demo_runs, run_cli):
     # re-running the ablation it wrote skips every finished run
     code, stdout, _ = run_cli("ablate", out / "ablation.toml", "--db", db)
     assert code == 0 and "4 finished earlier, 0 finished now" in stdout
+
+
+def _cell(value: float) -> str:
+    """A float as the report's tables print it (rounded to 4 decimals, 4 digits)."""
+    return "{:.4g}".format(round(value, 4))
+
+
+@pytest.mark.slow
+def test_quick_demo_report_has_intervals_calibration_and_overlap(demo_runs):
+    _, _, outcome = demo_runs
+    report = (outcome.out / "report" / "report.md").read_text()
+    for section in ("## Bootstrap 95 % intervals", "## Calibration", "## Training overlap",
+                    "## The unseen vocoder"):
+        assert section in report
+    with open_catalog(outcome.db, read_only=True) as catalog:
+        long = catalog.df("SELECT ar.run_id, ar.cell, ar.repeat, res.eval_set, res.metric, "
+                          "res.value FROM ablation_runs ar JOIN results res USING (run_id) "
+                          "WHERE ar.ablation = 'demo_ablation' AND res.eval_group = 'all'")
+        test_scores = catalog.df("SELECT s.run_id, s.utt_id, s.score, u.label, u.generator "
+                                 "FROM scores s JOIN utterances u USING (utt_id) "
+                                 "WHERE s.eval_set = 'test'")
+        unseen_scores = catalog.df("SELECT run_id, utt_id, score FROM scores "
+                                   "WHERE eval_set = ?", [UNSEEN_SET])
+    wide = long.pivot_table(index=["run_id", "cell", "repeat", "eval_set"], columns="metric",
+                            values="value").reset_index()
+    assert len(wide[wide["eval_set"] == UNSEEN_SET]) == 4  # every run has the unseen set
+    for row in wide.itertuples(index=False):
+        r = row._asdict()
+        head = f"| {r['cell']} | {r['repeat']} | {r['eval_set']} |"
+        if r["eval_set"] in ("test", UNSEEN_SET):  # (a) intervals around the EER
+            assert r["eer_ci_low"] <= r["eer"] <= r["eer_ci_high"]
+            assert (f"{head} {100 * r['eer']:.2f} [{100 * r['eer_ci_low']:.2f}, "
+                    f"{100 * r['eer_ci_high']:.2f}] | {r['min_dcf']:.4f} "
+                    f"[{r['min_dcf_ci_low']:.4f}, {r['min_dcf_ci_high']:.4f}] |") in report
+        # (b) calibration fitted on dev, applied to test and test_unseen
+        assert (f"{head} {_cell(r['act_dcf'])} | {_cell(r['cal_act_dcf'])} | "
+                f"{_cell(r['cllr'])} | {_cell(r['cal_cllr'])} | {_cell(r['min_cllr'])} |"
+                ) in report
+        # (c) the overlap restriction next to the EER
+        label = restriction({m: r[m] for m in OVERLAP_METRICS})
+        assert f"{head} {_cell(round(100 * r['eer'], 2))} | {label} |" in report
+    scales = wide.groupby("run_id")["cal_scale"].nunique()
+    assert (scales == 1).all()  # one calibration per run, applied to every set
+    # the unseen set is the test scores of the bonafide and the LPC vocoder, no other
+    keep = (test_scores["label"] == "bonafide") | test_scores["generator"].isin(
+        ["demo_la:A02", "demo_multi:lpc"])
+    expected = test_scores[keep][["run_id", "utt_id", "score"]]
+    pd.testing.assert_frame_equal(
+        unseen_scores.sort_values(["run_id", "utt_id"]).reset_index(drop=True),
+        expected.sort_values(["run_id", "utt_id"]).reset_index(drop=True))

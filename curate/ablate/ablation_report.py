@@ -11,13 +11,17 @@ import base64
 import html
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from curate.ablate import plots, sql
-from curate.ablate.analysis import cell_summary, factor_effects
+from curate.ablate.analysis import factor_effects
+from curate.ablate.eval_sections import (calibration_section, interval_cells, interval_section,
+                                         overlap_section, run_metrics)
 from curate.ablate.report import markdown_table
+from curate.ablate.seeds import mean_std_best, seed_summary
 from curate.catalog.db import Catalog
 from curate.errors import CurateError
 from curate.train import sql as train_sql
@@ -63,8 +67,13 @@ def _mean_std(mean: float, std: float) -> str:
     return f"{100 * mean:.2f} ± {100 * std:.2f}"
 
 
-def write_ablation_report(catalog: Catalog, name: str, out_dir: Path | str) -> Path:
-    """Write the report of ablation ``name`` into ``out_dir``; returns report.md's path."""
+def write_ablation_report(catalog: Catalog, name: str, out_dir: Path | str, *,
+                          sections: Sequence[list[str]] = ()) -> Path:
+    """Write the report of ablation ``name`` into ``out_dir``; returns report.md's path.
+
+    ``sections`` are more sections (markdown lines, each starting with its ``## ``
+    heading) appended after the ablation's own, e.g. a leaderboard or the demo's notes.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs, results, factors = load_ablation_frames(catalog, name)
@@ -82,12 +91,8 @@ def write_ablation_report(catalog: Catalog, name: str, out_dir: Path | str) -> P
         lines += ["No finished run has results yet.", ""]
         return _finish(out_dir, lines, title=name)
 
-    summary = cell_summary(eer, factors)
-    wide = summary.assign(eer=[_mean_std(m, s) for m, s in zip(summary["mean"], summary["std"])])
-    wide = wide.pivot_table(index=factors, columns="eval_set", values="eer", aggfunc="first")
-    lines += ["## EER (%) per cell and eval set", "",
-              "Mean ± standard deviation over seeds; lower is better.", "",
-              markdown_table(wide.reset_index()), ""]
+    per_run = run_metrics(results)
+    lines += _cell_section(eer, factors, interval_cells(per_run))
 
     effects = factor_effects(eer, factors)
     shown = effects.assign(
@@ -115,10 +120,38 @@ def write_ablation_report(catalog: Catalog, name: str, out_dir: Path | str) -> P
         lines += [f"## EER (%) per {kind}", "", "Mean over seeds, one column per cell.", "",
                   markdown_table(table), ""]
 
+    lines += interval_section(per_run)
+    lines += calibration_section(per_run)
+    lines += overlap_section(per_run)
     lines += _det_section(catalog, eer, out_dir)
     lines += _composition_section(catalog, runs, out_dir)
     lines += _sharpness_section(results, out_dir)
+    for section in sections:
+        lines += [*section, ""] if section and section[-1] else list(section)
     return _finish(out_dir, lines, title=name)
+
+
+def _cell_section(eer: pd.DataFrame, factors: list[str],
+                  intervals: dict[tuple[str, str], str]) -> list[str]:
+    """EER (%) per cell and eval set: "mean ± std (best)" over seeds, or one run's EER
+    with its bootstrap interval "[lo, hi]" where one is stored."""
+    summary = seed_summary(eer, by="cell", metrics=("eer",))
+    shown = [intervals.get((c, e)) if n == 1 and (c, e) in intervals
+             else mean_std_best(m, s, n, b)
+             for c, e, n, m, s, b in zip(summary["cell"], summary["eval_set"], summary["n"],
+                                         summary["mean"], summary["std"], summary["best"])]
+    wide = summary.assign(shown=shown).pivot_table(index="cell", columns="eval_set",
+                                                   values="shown", aggfunc="first")
+    wide.columns.name = None
+    levels = eer.drop_duplicates("cell").set_index("cell")[factors]
+    seeds = eer.groupby("cell")["run_id"].nunique().rename("seeds")
+    order = sorted(eer["cell"].unique())
+    table = levels.join(seeds).join(wide).loc[order].reset_index(drop=True)
+    return ["## EER (%) per cell and eval set", "",
+            "Mean ± standard deviation over seeds (ddof 1) and, in brackets, the best seed's "
+            "EER: the convention of published results. A cell with one seed shows its EER, "
+            "with its bootstrap 95 % interval [lo, hi] where one is stored. Lower is "
+            "better.", "", markdown_table(table), ""]
 
 
 def _det_section(catalog: Catalog, eer: pd.DataFrame, out_dir: Path) -> list[str]:

@@ -34,20 +34,34 @@ def markdown_table(frame: pd.DataFrame, *, floats: str = "{:.4g}") -> str:
     return "\n".join([header, rule, *rows])
 
 
+def _interval(low: pd.Series, high: pd.Series, scale: float, digits: int) -> list[str]:
+    return ["" if lo != lo or hi != hi
+            else f"[{scale * lo:.{digits}f}, {scale * hi:.{digits}f}]"
+            for lo, hi in zip(low, high)]
+
+
 def results_table(catalog: Catalog, run_id: str) -> pd.DataFrame:
     """EER (in %) and minDCF per eval set and group of a run, with each eval set's
     training-overlap restriction (``overlap``: ``none``, or what it shares with the
-    training data; see :mod:`curate.train.overlap`)."""
+    training data; see :mod:`curate.train.overlap`).
+
+    Where the run holds bootstrap intervals (``curate eval --bootstrap``), the columns
+    ``eer_95%_ci`` (in %) and ``min_dcf_95%_ci`` follow the values as ``[lo, hi]``."""
     frame = catalog.df(sql.RESULTS_WIDE, [run_id])
+    intervals = frame[["eer_ci_low", "eer_ci_high"]].notna().all(axis=1).any()
     frame["eer_%"] = (100 * frame.pop("eer")).round(2)
     frame["min_dcf"] = frame["min_dcf"].round(4)
+    frame["eer_95%_ci"] = _interval(frame["eer_ci_low"], frame["eer_ci_high"], 100, 2)
+    frame["min_dcf_95%_ci"] = _interval(frame["min_dcf_ci_low"], frame["min_dcf_ci_high"],
+                                        1, 4)
     for column in ("n_bonafide", "n_spoof"):
         frame[column] = frame[column].astype("Int64")
     counts = frame[list(OVERLAP_METRICS)]
     frame["overlap"] = [restriction({k: v for k, v in row.items() if v == v})
                         for row in counts.to_dict("records")]
-    return frame[["eval_set", "eval_group", "eer_%", "min_dcf", "n_bonafide", "n_spoof",
-                  "overlap"]]
+    values = (["eer_%", "eer_95%_ci", "min_dcf", "min_dcf_95%_ci"] if intervals
+              else ["eer_%", "min_dcf"])
+    return frame[["eval_set", "eval_group", *values, "n_bonafide", "n_spoof", "overlap"]]
 
 
 def write_run_report(catalog: Catalog, run_ids: list[str], out_dir: Path | str, *,

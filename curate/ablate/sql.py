@@ -17,6 +17,10 @@ RESULTS_WIDE = """
 SELECT eval_set, eval_group,
        max(value) FILTER (WHERE metric = 'eer') AS eer,
        max(value) FILTER (WHERE metric = 'min_dcf') AS min_dcf,
+       max(value) FILTER (WHERE metric = 'eer_ci_low') AS eer_ci_low,
+       max(value) FILTER (WHERE metric = 'eer_ci_high') AS eer_ci_high,
+       max(value) FILTER (WHERE metric = 'min_dcf_ci_low') AS min_dcf_ci_low,
+       max(value) FILTER (WHERE metric = 'min_dcf_ci_high') AS min_dcf_ci_high,
        max(value) FILTER (WHERE metric = 'n_bonafide') AS n_bonafide,
        max(value) FILTER (WHERE metric = 'n_spoof') AS n_spoof,
        max(value) FILTER (WHERE metric = 'overlap_corpora') AS overlap_corpora,
@@ -56,3 +60,17 @@ FROM selection_items i JOIN utterances u USING (utt_id)
 WHERE i.selection = ? AND i.split = ?
 GROUP BY ALL ORDER BY ALL
 """
+
+# --- multi-seed summaries and evaluation sections ------------------------------------
+FINISHED_RUNS = """
+SELECT run_id, name, config, seed FROM runs WHERE status = 'finished' ORDER BY name, run_id
+"""
+RESULTS_OF_GROUP = """
+SELECT run_id, eval_set, eval_group, metric, value FROM results
+WHERE eval_group = ? AND list_contains(?, metric)
+"""
+DELETE_INTERVALS = """
+DELETE FROM results WHERE run_id = ? AND eval_set = ? AND eval_group = 'all'
+  AND metric IN ('eer_ci_low', 'eer_ci_high', 'min_dcf_ci_low', 'min_dcf_ci_high')
+"""
+ALL_RUNS = "SELECT run_id, name, status, seed FROM runs ORDER BY name, run_id"

@@ -14,7 +14,7 @@ import typer
 
 from curate.cli import (  # noqa: F401  (registers the commands, in help order)
     catalog_commands, selection_commands, demo_command, bench_commands, augment_command,
-    run_commands, eval_commands, plot_commands,
+    run_commands, eval_commands, plot_commands, report_commands,
     shard_command,
     benchmark_command,
 )

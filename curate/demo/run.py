@@ -10,9 +10,14 @@
    (``recipes/experiments/demo.toml``, copied to DIR/experiment.toml; the ablation to
    DIR/ablation.toml); every run is scored on dev and test (EER, minDCF, actDCF,
    Cllr per generator, language, corpus) and its m-sharpness measured;
-5. write ``DIR/report/report.md`` and ``report.html``: the grid, EER per cell, the
-   effect of each factor, per-generator tables, DET curves, training data,
-   sharpness vs EER.
+5. evaluate every run further from its stored scores (:mod:`curate.demo.evaluation`):
+   the unseen-vocoder set ``test_unseen`` with its training-overlap restriction,
+   bootstrap 95 % intervals of EER and minDCF on test and test_unseen, a calibration
+   fitted on dev (actDCF and Cllr before and after, minCllr); nothing is retrained;
+6. write ``DIR/report/report.md`` and ``report.html`` (:mod:`curate.demo.report`): the
+   grid, EER per cell, the effect of each factor, per-generator tables, intervals,
+   calibration, training overlap, DET curves, training data, sharpness vs EER, and the
+   unseen vocoder.
 
 Every file the demo reads (recipes, the selection spec) is written to DIR so
 the steps can be repeated by hand with the CLI.
@@ -28,15 +33,17 @@ from typing import Callable
 
 import pandas as pd
 
-from curate.ablate.ablation_report import write_ablation_report
 from curate.ablate.grid import expand
 from curate.ablate.runner import run_ablation
 from curate.ablate.spec import load_ablation
 from curate.audio.runner import probe_corpus
 from curate.catalog.db import open_catalog
 from curate.demo.corpus import build_demo_corpus
-from curate.recipes.engine import insert_corpus, read_corpus_data
+from curate.demo.evaluation import RESAMPLES, UNSEEN, evaluate_demo_runs
+from curate.demo.report import write_demo_report
+from curate.demo.sql import DEMO_RESULTS
 from curate.errors import CurateError
+from curate.recipes.engine import insert_corpus, read_corpus_data
 from curate.recipes.spec import builtin_recipes_dir, load_recipe
 from curate.select.freeze import freeze
 from curate.select.spec import load_selection
@@ -64,8 +71,6 @@ transcript = "transcript"
 spoof = "spoof"
 """
 
-UNSEEN = {"demo_la": "A02", "demo_multi": "lpc"}  # the LPC vocoder never seen in training
-
 SELECTION = """\
 name = "demo"
 seed = {seed}
@@ -88,7 +93,8 @@ ABLATION = """\
 # The demo's ablation: RawBoost (algorithm 5) on/off x SAM on/off, on a selection
 # whose test split holds the LPC vocoder, never seen in training. Re-run it with
 #   curate ablate {dir}/ablation.toml --db {dir}/catalog.duckdb
-# (finished runs are skipped; the report is rewritten to {dir}/report/).
+# (finished runs are skipped; the ablation report is rewritten to {dir}/report/,
+# without the unseen-vocoder section that `curate demo` adds).
 name = "demo_ablation"
 base = "experiment.toml"
 repeats = {repeats}
@@ -145,13 +151,6 @@ def demo_table(catalog, ablation: str) -> pd.DataFrame:
     return pd.concat([factors, table], axis=1).reset_index(drop=True)
 
 
-DEMO_RESULTS = """
-SELECT ar.cell, res.eval_group, res.metric, res.value
-FROM ablation_runs ar JOIN results res USING (run_id) JOIN runs r USING (run_id)
-WHERE ar.ablation = ? AND res.eval_set = 'test' AND r.status = 'finished'
-"""
-
-
 def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0, jobs: int = 2,
              say: Callable[[str], None] = print,
              progress_factory=None) -> DemoOutcome:
@@ -173,14 +172,14 @@ def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0
     out.mkdir(parents=True, exist_ok=True)
     db = out / "catalog.duckdb"
 
-    say(f"1/5 synthesising the demo corpus into {out / 'corpus'} "
+    say(f"1/6 synthesising the demo corpus into {out / 'corpus'} "
         f"({'quick' if quick else 'full'})")
     with bar("synthesise") as progress:
         corpus = build_demo_corpus(out / "corpus", quick=quick, seed=seed, progress=progress)
     recipe_path = out / "demo_multi.toml"
     recipe_path.write_text(MULTI_RECIPE)
 
-    say("2/5 reading the corpora through their recipes and probing the audio")
+    say("2/6 reading the corpora through their recipes and probing the audio")
     with open_catalog(db) as catalog:
         for recipe, root, name in ((load_recipe("asvspoof2019_la"), corpus.la_root, "demo_la"),
                                    (load_recipe(str(recipe_path)), corpus.multi_root, None)):
@@ -192,7 +191,7 @@ def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0
             say(f"    {summary.corpus}: {summary.rows} utterances, status "
                 + ", ".join(f"{k} {v}" for k, v in probed.statuses.items()))
 
-        say("3/5 freezing the selection (test holds the unseen LPC vocoder)")
+        say("3/6 freezing the selection (test holds the unseen LPC vocoder)")
         spec_path = out / "selection.toml"
         spec_path.write_text(SELECTION.format(seed=seed))
         frozen = freeze(catalog, load_selection(spec_path))
@@ -208,14 +207,18 @@ def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0
             every=60 if quick else 200, batches=4 if quick else 8))
         spec = load_ablation(ablation_path)
         n_runs = len(expand(spec))
-        say(f"4/5 ablation {spec.name}: RawBoost x SAM, {n_runs} runs of the small CNN on "
+        say(f"4/6 ablation {spec.name}: RawBoost x SAM, {n_runs} runs of the small CNN on "
             f"the CPU ({ablation_path})")
         outcome = run_ablation(catalog, spec, out, say=say)
         if outcome.failed:
             raise CurateError(f"{len(outcome.failed)} demo run(s) failed: "
                               + "; ".join(f"{r}: {why}" for r, why in outcome.failed))
 
-        say(f"5/5 writing the report to {out / 'report'}")
-        report = write_ablation_report(catalog, spec.name, out / "report")
+        say(f"5/6 evaluating every run from its scores: the unseen-vocoder set, "
+            f"{RESAMPLES}-resample bootstrap intervals, calibration fitted on dev")
+        evaluate_demo_runs(catalog, spec.name, seed=seed)
+
+        say(f"6/6 writing the report to {out / 'report'}")
+        report = write_demo_report(catalog, spec.name, out / "report")
         results = demo_table(catalog, spec.name)
     return DemoOutcome(out, db, spec.name, results, report)
