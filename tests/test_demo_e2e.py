@@ -9,6 +9,7 @@ results then shows up in review as a changed file.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -147,6 +148,9 @@ def test_quick_demo_report_has_intervals_calibration_and_overlap(demo_runs):
             assert (f"{head} {100 * r['eer']:.2f} [{100 * r['eer_ci_low']:.2f}, "
                     f"{100 * r['eer_ci_high']:.2f}] | {r['min_dcf']:.4f} "
                     f"[{r['min_dcf_ci_low']:.4f}, {r['min_dcf_ci_high']:.4f}] |") in report
+        if r["eval_set"].startswith("bench."):  # the leaderboard's sets: overlap only
+            assert f"{head} {_cell(round(100 * r['eer'], 2))} |" in report
+            continue
         # (b) calibration fitted on dev, applied to test and test_unseen
         assert (f"{head} {_cell(r['act_dcf'])} | {_cell(r['cal_act_dcf'])} | "
                 f"{_cell(r['cllr'])} | {_cell(r['cal_cllr'])} | {_cell(r['min_cllr'])} |"
@@ -163,3 +167,27 @@ def test_quick_demo_report_has_intervals_calibration_and_overlap(demo_runs):
     pd.testing.assert_frame_equal(
         unseen_scores.sort_values(["run_id", "utt_id"]).reset_index(drop=True),
         expected.sort_values(["run_id", "utt_id"]).reset_index(drop=True))
+
+
+@pytest.mark.slow
+def test_quick_demo_report_has_the_leaderboard(demo_runs):
+    _, _, outcome = demo_runs
+    report = (outcome.out / "report" / "report.md").read_text()
+    board = json.loads((outcome.out / "benchmark" / "leaderboard.json").read_text())
+    assert "## Leaderboard: " in report and "### Per set" in report
+    assert [s["name"] for s in board["sets"]] == ["test", "la_eval", "multi_all"]
+    assert all(s["status"] == "ready" for s in board["sets"])
+    with open_catalog(outcome.db, read_only=True) as catalog:
+        eer = dict(catalog.execute(
+            "SELECT run_id, value FROM results WHERE eval_set = 'test' "
+            "AND eval_group = 'all' AND metric = 'eer'").fetchall())
+    assert len(board["runs"]) == len(eer) == 4
+    for result in board["results"]:
+        if result["set"] == "test":  # the runs' own test scores, reused, same EER
+            assert result["provenance"]["scores"] == "reused"
+            assert result["eer"] == pytest.approx(eer[result["run_id"]], abs=1e-12)
+        # every row of the per-set table is in the report, with its overlap restriction
+        assert (f"| {result['set']} | {result['run_id']} | {100 * result['eer']:.2f} |"
+                in report)
+    multi = [r for r in board["results"] if r["set"] == "multi_all"]
+    assert all("speakers" in r["restriction"] for r in multi)  # it was trained on

@@ -85,17 +85,19 @@ def _intro(board: dict) -> tuple[str, list[str]]:
     return title, lines
 
 
-def to_markdown(board: dict) -> str:
-    """The leaderboard as a markdown document."""
+def to_markdown(board: dict, *, level: int = 1) -> str:
+    """The leaderboard as a markdown document whose title is a heading of ``level``
+    (1: ``#``; 2 to embed it as a section of another report)."""
     title, intro = _intro(board)
     head, rows, detail_head, detail = _tables(board)
-    lines = [f"# {title}", "", *intro, ""]
+    top, sub = "#" * level, "#" * (level + 1)
+    lines = [f"{top} {title}", "", *intro, ""]
     lines += _md_table(head, rows) if rows else ["(no runs)"]
-    lines += ["", "## Per set", ""]
+    lines += ["", f"{sub} Per set", ""]
     lines += _md_table(detail_head, detail) if detail else ["(no prepared sets)"]
     absent = [s for s in board["sets"] if s["status"] != "ready"]
     if absent:
-        lines += ["", "## Sets not prepared", ""]
+        lines += ["", f"{sub} Sets not prepared", ""]
         lines += [f"- {_md_cell(s['name'])}: {_md_cell(s['reason'])}" for s in absent]
     lines += ["", "Provenance of every result (selection spec hash, corpus recipe hashes, "
               "numbers of trials and skipped items, sha256 of the score file): "

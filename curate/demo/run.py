@@ -14,10 +14,12 @@
    the unseen-vocoder set ``test_unseen`` with its training-overlap restriction,
    bootstrap 95 % intervals of EER and minDCF on test and test_unseen, a calibration
    fitted on dev (actDCF and Cllr before and after, minCllr); nothing is retrained;
-6. write ``DIR/report/report.md`` and ``report.html`` (:mod:`curate.demo.report`): the
+6. benchmark every run on a three-set suite (:mod:`curate.demo.leaderboard`,
+   ``DIR/benchmark.toml``): the leaderboard in ``DIR/benchmark/`` (markdown, HTML, JSON);
+7. write ``DIR/report/report.md`` and ``report.html`` (:mod:`curate.demo.report`): the
    grid, EER per cell, the effect of each factor, per-generator tables, intervals,
-   calibration, training overlap, DET curves, training data, sharpness vs EER, and the
-   unseen vocoder.
+   calibration, training overlap, DET curves, training data, sharpness vs EER, the
+   unseen vocoder and the leaderboard.
 
 Every file the demo reads (recipes, the selection spec) is written to DIR so
 the steps can be repeated by hand with the CLI.
@@ -40,6 +42,7 @@ from curate.audio.runner import probe_corpus
 from curate.catalog.db import open_catalog
 from curate.demo.corpus import build_demo_corpus
 from curate.demo.evaluation import RESAMPLES, UNSEEN, evaluate_demo_runs
+from curate.demo.leaderboard import demo_leaderboard
 from curate.demo.report import write_demo_report
 from curate.demo.sql import DEMO_RESULTS
 from curate.errors import CurateError
@@ -172,14 +175,14 @@ def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0
     out.mkdir(parents=True, exist_ok=True)
     db = out / "catalog.duckdb"
 
-    say(f"1/6 synthesising the demo corpus into {out / 'corpus'} "
+    say(f"1/7 synthesising the demo corpus into {out / 'corpus'} "
         f"({'quick' if quick else 'full'})")
     with bar("synthesise") as progress:
         corpus = build_demo_corpus(out / "corpus", quick=quick, seed=seed, progress=progress)
     recipe_path = out / "demo_multi.toml"
     recipe_path.write_text(MULTI_RECIPE)
 
-    say("2/6 reading the corpora through their recipes and probing the audio")
+    say("2/7 reading the corpora through their recipes and probing the audio")
     with open_catalog(db) as catalog:
         for recipe, root, name in ((load_recipe("asvspoof2019_la"), corpus.la_root, "demo_la"),
                                    (load_recipe(str(recipe_path)), corpus.multi_root, None)):
@@ -191,7 +194,7 @@ def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0
             say(f"    {summary.corpus}: {summary.rows} utterances, status "
                 + ", ".join(f"{k} {v}" for k, v in probed.statuses.items()))
 
-        say("3/6 freezing the selection (test holds the unseen LPC vocoder)")
+        say("3/7 freezing the selection (test holds the unseen LPC vocoder)")
         spec_path = out / "selection.toml"
         spec_path.write_text(SELECTION.format(seed=seed))
         frozen = freeze(catalog, load_selection(spec_path))
@@ -207,18 +210,22 @@ def run_demo(out: Path | str = "demo_out", *, quick: bool = False, seed: int = 0
             every=60 if quick else 200, batches=4 if quick else 8))
         spec = load_ablation(ablation_path)
         n_runs = len(expand(spec))
-        say(f"4/6 ablation {spec.name}: RawBoost x SAM, {n_runs} runs of the small CNN on "
+        say(f"4/7 ablation {spec.name}: RawBoost x SAM, {n_runs} runs of the small CNN on "
             f"the CPU ({ablation_path})")
         outcome = run_ablation(catalog, spec, out, say=say)
         if outcome.failed:
             raise CurateError(f"{len(outcome.failed)} demo run(s) failed: "
                               + "; ".join(f"{r}: {why}" for r, why in outcome.failed))
 
-        say(f"5/6 evaluating every run from its scores: the unseen-vocoder set, "
+        say(f"5/7 evaluating every run from its scores: the unseen-vocoder set, "
             f"{RESAMPLES}-resample bootstrap intervals, calibration fitted on dev")
         evaluate_demo_runs(catalog, spec.name, seed=seed)
 
-        say(f"6/6 writing the report to {out / 'report'}")
-        report = write_demo_report(catalog, spec.name, out / "report")
+        say(f"6/7 benchmarking every run on the demo suite ({out / 'benchmark.toml'}): "
+            f"leaderboard in {out / 'benchmark'}")
+        board = demo_leaderboard(catalog, spec.name, out)
+
+        say(f"7/7 writing the report to {out / 'report'}")
+        report = write_demo_report(catalog, spec.name, out / "report", sections=[board])
         results = demo_table(catalog, spec.name)
     return DemoOutcome(out, db, spec.name, results, report)
