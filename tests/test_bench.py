@@ -144,13 +144,15 @@ def test_bench_probe_cli_small(run_cli):
     result = json.loads(out)
     assert result["name"] == "probe" and result["files"] == 6 and result["jobs"] == 2
     assert_measured(result, "value", "baseline", "ratio", "audio_hours_per_hour")
-    sides = {"decode", "probe_file", "probe_file_header", "catalog_1", "catalog_n",
-             "catalog_header", "script", "lhotse"}
+    sides = {"decode", "probe_file", "probe_file_blake2b", "probe_file_header", "catalog_1",
+             "catalog_n", "catalog_header", "script", "lhotse"}
     assert set(result["sides"]) == sides  # lhotse is in the test extras
     for side in result["sides"].values():
         assert_measured(side, "files_per_s", "audio_hours_per_hour_per_core", "cores")
     assert result["sides"]["catalog_n"]["cores"] == 2
-    assert set(result["ratios"]) == {"probe_over_decode_cost", "catalog_n_over_catalog_1",
+    assert set(result["ratios"]) == {"probe_over_decode_cost",
+                                     "probe_blake2b_over_decode_cost",
+                                     "catalog_n_over_catalog_1",
                                      "catalog_1_over_script", "catalog_n_over_script",
                                      "header_over_lhotse"}
     assert_measured(result["ratios"], *result["ratios"])

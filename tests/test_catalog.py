@@ -24,6 +24,7 @@ def test_new_catalog_has_every_contract_table_and_column(tmp_path):
             "'utterances' ORDER BY ordinal_position").fetchall()]
         assert columns == list(UTTERANCE_COLUMNS)
         assert catalog.version() == catalog_db.schema_version()
+        assert catalog.content_hash_algorithm() == "xxh3-128"  # a new catalog's
 
 
 def test_default_db_follows_environment(monkeypatch, tmp_path):
@@ -105,10 +106,48 @@ def test_real_migrations_bring_a_version_1_catalog_to_the_current_schema(tmp_pat
         catalog.execute("DROP TABLE ablation_runs")
         catalog.execute("ALTER TABLE corpora DROP COLUMN recipe_name")
         catalog.execute("ALTER TABLE corpora DROP COLUMN sources")
+        catalog.execute("DELETE FROM schema_info WHERE key = 'content_hash'")
         catalog.execute("UPDATE schema_info SET value = '1' WHERE key = 'schema_version'")
     query = ("SELECT table_name, column_name, data_type FROM information_schema.columns "
              "ORDER BY table_name, ordinal_position")
+    info = "SELECT key, value FROM schema_info ORDER BY key"
     with catalog_db.open_catalog(old) as migrated, \
             catalog_db.open_catalog(fresh, read_only=True) as reference:
-        assert migrated.version() == catalog_db.schema_version() >= 2
+        assert migrated.version() == catalog_db.schema_version() >= 4
         assert migrated.execute(query).fetchall() == reference.execute(query).fetchall()
+        # the same keys; by design the content_hash algorithm differs: an older catalog
+        # keeps blake2b-128 (its stored hashes), a new one records xxh3-128
+        assert dict(reference.execute(info).fetchall()) == {
+            "schema_version": str(catalog_db.schema_version()), "content_hash": "xxh3-128"}
+        assert dict(migrated.execute(info).fetchall()) == {
+            "schema_version": str(catalog_db.schema_version()), "content_hash": "blake2b-128"}
+
+
+def _as_version_3(path):
+    """Make a catalog look like one written at schema version 3 (before content_hash)."""
+    with catalog_db.open_catalog(path) as catalog:
+        catalog.execute("DELETE FROM schema_info WHERE key = 'content_hash'")
+        catalog.execute("UPDATE schema_info SET value = '3' WHERE key = 'schema_version'")
+
+
+def test_a_version_3_catalog_keeps_blake2b_and_never_changes_algorithm(tmp_path):
+    path = tmp_path / "v3.duckdb"
+    catalog_db.open_catalog(path).close()
+    _as_version_3(path)
+    with pytest.raises(CurateError, match="older schema .*open it once for writing"):
+        catalog_db.open_catalog(path, read_only=True)
+    for _ in range(2):  # migrated once; opening it again changes nothing
+        with catalog_db.open_catalog(path) as catalog:
+            assert catalog.version() == catalog_db.schema_version() == 4
+            assert catalog.content_hash_algorithm() == "blake2b-128"
+    with catalog_db.open_catalog(path, read_only=True) as catalog:
+        assert catalog.content_hash_algorithm() == "blake2b-128"
+
+
+def test_a_catalog_without_its_hash_algorithm_is_one_sentence(tmp_path):
+    path = tmp_path / "c.duckdb"
+    with catalog_db.open_catalog(path) as catalog:
+        catalog.execute("DELETE FROM schema_info WHERE key = 'content_hash'")
+        with pytest.raises(CurateError, match=f"^catalog {path} has no content_hash in "
+                                              f"schema_info .*restore it from a backup"):
+            catalog.content_hash_algorithm()

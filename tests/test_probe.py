@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fractions
+import hashlib
 import math
 import pickle
 from pathlib import Path
@@ -12,11 +13,14 @@ import numpy as np
 import pyloudnorm
 import pytest
 import soundfile as sf
+import xxhash
 
 from curate.audio import decode
 from curate.audio.decode import AudioReadError, read_audio, read_header
 from curate.audio.probe import (
     CLIP_LEVEL,
+    DEFAULT_HASH,
+    HASH_ALGORITHMS,
     PROBE_COLUMNS,
     clip_ratio,
     content_hash,
@@ -225,14 +229,35 @@ def test_integrated_loudness_none_with_note():
     assert lufs is None and "five channels" in note
 
 
-def test_content_hash():
+def _reference_hash(x: np.ndarray, sample_rate: int, algorithm: str) -> str:
+    """The hash definition written out: header, then little-endian float32 samples."""
+    h = hashlib.blake2b(digest_size=16) if algorithm == "blake2b-128" else xxhash.xxh3_128()
+    h.update(b"curate.pcm.f32le.v1" + sample_rate.to_bytes(8, "little")
+             + x.shape[1].to_bytes(8, "little") + x.astype("<f4").tobytes())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("algorithm", HASH_ALGORITHMS)
+def test_content_hash(algorithm):
     x = sine(0.3)
-    h = content_hash(x, SR)
-    assert len(h) == 32 and h == content_hash(x.copy(), SR)
-    assert h == content_hash(x[:, 0], SR)  # 1-D is mono
-    assert h != content_hash(x, 22050)
-    assert h != content_hash(sine(0.3, freq=441.0), SR)
-    assert h != content_hash(np.repeat(x, 2, axis=1), SR)
+    h = content_hash(x, SR, algorithm)
+    assert len(h) == 32 and h == content_hash(x.copy(), SR, algorithm)
+    assert h == _reference_hash(x, SR, algorithm)
+    assert h == content_hash(x[:, 0], SR, algorithm)  # 1-D is mono
+    assert h == content_hash(x.astype(np.float64), SR, algorithm)  # hashed as float32
+    assert h != content_hash(x, 22050, algorithm)
+    assert h != content_hash(sine(0.3, freq=441.0), SR, algorithm)
+    assert h != content_hash(np.repeat(x, 2, axis=1), SR, algorithm)
+
+
+def test_content_hash_algorithms_differ_and_the_default_is_xxh3():
+    x = sine(0.3)
+    assert DEFAULT_HASH == "xxh3-128"
+    assert content_hash(x, SR) == content_hash(x, SR, "xxh3-128")
+    assert content_hash(x, SR, "xxh3-128") != content_hash(x, SR, "blake2b-128")
+    with pytest.raises(ValueError, match="^algorithm must be one of xxh3-128, blake2b-128, "
+                                         "got 'md5'$"):
+        content_hash(x, SR, "md5")
 
 
 def test_measurement_argument_errors():
@@ -259,16 +284,32 @@ def test_probe_ok_wav(files):
     assert isinstance(row["content_hash"], str)
 
 
-def test_wav_and_flac_of_same_pcm_hash_equal(files, tmp_path):
-    wav, flac = probe_file(files["wav"]), probe_file(files["flac"])
+@pytest.mark.parametrize("algorithm", HASH_ALGORITHMS)
+def test_wav_and_flac_of_same_pcm_hash_equal(files, tmp_path, algorithm):
+    def probe(path):
+        return probe_file(path, hash_algorithm=algorithm)
+
+    wav, flac = probe(files["wav"]), probe(files["flac"])
     assert flac["format"] == "flac" and flac["status"] == "ok"
     assert wav["content_hash"] == flac["content_hash"]
+    samples = sf.read(files["wav"], dtype="float32", always_2d=True)[0]
+    assert wav["content_hash"] == _reference_hash(samples, SR, algorithm)
     resampled = tmp_path / "tone_8k.wav"  # same samples, other sample rate
     sf.write(resampled, sf.read(files["wav"], dtype="int16")[0], 8000, subtype="PCM_16")
-    assert probe_file(resampled)["content_hash"] != wav["content_hash"]
+    assert probe(resampled)["content_hash"] != wav["content_hash"]
     other = tmp_path / "other.wav"
     sf.write(other, sine(1.0, freq=300.0), SR, subtype="PCM_16")
-    assert probe_file(other)["content_hash"] != wav["content_hash"]
+    assert probe(other)["content_hash"] != wav["content_hash"]
+
+
+def test_probe_file_hashes_with_the_named_algorithm(files):
+    fast, slow = (probe_file(files["wav"], hash_algorithm=name)["content_hash"]
+                  for name in ("xxh3-128", "blake2b-128"))
+    assert probe_file(files["wav"])["content_hash"] == fast != slow
+    assert probe_file(files["wav"], level="header")["content_hash"] is None
+    with pytest.raises(ValueError, match="hash_algorithm must be one of xxh3-128, "
+                                         "blake2b-128, got 'sha1'"):
+        probe_file(files["wav"], hash_algorithm="sha1")
 
 
 @pytest.mark.parametrize("key,status", [

@@ -10,11 +10,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from conftest import make_asvspoof2019
+from curate.audio.probe import content_hash
 from curate.audio.runner import probe_corpus
 from curate.catalog.db import open_catalog
+from curate.errors import CurateError
 
 FACTS = "utt_id, status, duration_s, content_hash, peak_dbfs, loudness_lufs, silence_ratio"
 
@@ -108,3 +111,69 @@ def test_killed_probe_resumes_and_loses_no_row(tmp_path, run_cli):
     fresh_db = tmp_path / "fresh.duckdb"
     assert run_cli("prepare", "asvspoof2019_la", root, "--db", fresh_db, "-j", "2")[0] == 0
     assert _facts(fresh_db) == resumed
+
+
+def _as_version_3(db: Path) -> None:
+    """Make a catalog look like one written at schema version 3 (before content_hash)."""
+    with open_catalog(db) as catalog:
+        catalog.execute("DELETE FROM schema_info WHERE key = 'content_hash'")
+        catalog.execute("UPDATE schema_info SET value = '3' WHERE key = 'schema_version'")
+
+
+def _file_hashes(root: Path, db: Path, algorithm: str) -> dict[str, str]:
+    """utt_id -> content_hash of the file's decoded samples, computed here."""
+    with open_catalog(db, read_only=True) as catalog:
+        paths = catalog.execute("SELECT utt_id, path FROM utterances").fetchall()
+    hashes = {}
+    for utt_id, path in paths:
+        x, rate = sf.read(root / path, dtype="float32", always_2d=True)
+        hashes[utt_id] = content_hash(x, rate, algorithm)
+    return hashes
+
+
+def _stored_hashes(db: Path) -> dict[str, str]:
+    with open_catalog(db, read_only=True) as catalog:
+        return dict(catalog.execute("SELECT utt_id, content_hash FROM utterances").fetchall())
+
+
+def test_each_catalog_probes_with_its_own_hash_algorithm(tmp_path, run_cli):
+    """A new catalog hashes with xxh3-128; one migrated from version 3 keeps blake2b-128,
+    also for a file re-probed after it changed, so its hashes never mix."""
+    root, new = _prepare(tmp_path, 9)
+    old = tmp_path / "v3.duckdb"
+    assert run_cli("prepare", "asvspoof2019_la", root, "--db", new, "--jobs", "2")[0] == 0
+    assert run_cli("prepare", "asvspoof2019_la", root, "--db", old, "--no-probe")[0] == 0
+    _as_version_3(old)
+    code, out, err = run_cli("probe", "--db", old, "--jobs", "2")  # migrates, then probes
+    assert code == 0 and "probed 9" in out, err
+    with open_catalog(old, read_only=True) as catalog:
+        assert catalog.content_hash_algorithm() == "blake2b-128"
+    with open_catalog(new, read_only=True) as catalog:
+        assert catalog.content_hash_algorithm() == "xxh3-128"
+    assert _stored_hashes(new) == _file_hashes(root, new, "xxh3-128")
+    assert _stored_hashes(old) == _file_hashes(root, old, "blake2b-128")
+    assert not set(_stored_hashes(new).values()) & set(_stored_hashes(old).values())
+
+    changed = root / "ASVspoof2019_LA_train" / "flac" / "LA_T_1000002.flac"
+    sf.write(changed, np.full(3200, 0.25, dtype=np.float32), 16000)
+    os.utime(changed, (time.time() + 5, time.time() + 5))
+    with open_catalog(old) as catalog:
+        assert probe_corpus(catalog, "asvspoof2019_la").probed == 1
+    stored = _stored_hashes(old)
+    assert stored == _file_hashes(root, old, "blake2b-128")
+    x, rate = sf.read(changed, dtype="float32", always_2d=True)
+    assert stored["asvspoof2019_la:LA_T_1000002"] == content_hash(x, rate, "blake2b-128")
+
+
+def test_a_catalog_with_an_unknown_hash_algorithm_is_refused(tmp_path, run_cli):
+    root, db = _prepare(tmp_path, 3)
+    assert run_cli("prepare", "asvspoof2019_la", root, "--db", db, "--no-probe")[0] == 0
+    with open_catalog(db) as catalog:
+        catalog.execute("UPDATE schema_info SET value = 'sha3-256' WHERE key = 'content_hash'")
+        with pytest.raises(CurateError, match="records content_hash algorithm 'sha3-256' in "
+                                              "schema_info, which this curate does not know "
+                                              r"\(it knows xxh3-128, blake2b-128\)"):
+            probe_corpus(catalog, "asvspoof2019_la")
+    code, _, err = run_cli("probe", "--db", db)
+    assert code == CurateError.exit_code and "does not know" in err and "Traceback" not in err
+    assert set(_stored_hashes(db).values()) == {None}  # nothing probed

@@ -18,6 +18,7 @@ pytest.importorskip("ray.data")
 
 from conftest import make_asvspoof2019  # noqa: E402
 from curate.audio import ray_probe  # noqa: E402
+from curate.audio.probe import content_hash  # noqa: E402
 from curate.audio.runner import probe_corpus  # noqa: E402
 from curate.catalog.db import open_catalog  # noqa: E402
 from curate.errors import CurateError  # noqa: E402
@@ -103,7 +104,8 @@ def test_interrupted_run_is_merged_by_the_next(local_ray, corpus):
         tasks = ray_probe.task_table(catalog, CORPUS).slice(0, 9)
         results = ray_probe.default_results(catalog.path, CORPUS)
     left = ray_probe.probe_part(tasks, root=str(root), level="full", force=False,
-                                min_duration_s=0.1, results=results)
+                                min_duration_s=0.1, hash_algorithm="xxh3-128",
+                                results=results)
     assert left.column("probed")[0].as_py() == 8 and ray_engine.list_parts(results)
     with open_catalog(dbs["ray"]) as catalog:
         summary = probe_corpus(catalog, CORPUS, engine="ray", jobs=2, batch_size=5)
@@ -114,6 +116,32 @@ def test_interrupted_run_is_merged_by_the_next(local_ray, corpus):
     with open_catalog(dbs["pool"]) as catalog:
         probe_corpus(catalog, CORPUS, jobs=1)
     assert _rows(dbs["ray"]) == _rows(dbs["pool"])
+
+
+def _hash_of(root: Path, utt_id: str, algorithm: str) -> str:
+    x, rate = sf.read(root / "ASVspoof2019_LA_train" / "flac" / f"{utt_id}.flac",
+                      dtype="float32", always_2d=True)
+    return content_hash(x, rate, algorithm)
+
+
+def test_ray_hashes_with_the_catalogs_algorithm(local_ray, corpus):
+    """Both catalogs migrated from version 3 (blake2b-128): the driver reads the
+    algorithm once and the workers hash with it, as the pool does."""
+    root, dbs = corpus
+    for db in dbs.values():
+        with open_catalog(db) as catalog:
+            catalog.execute("DELETE FROM schema_info WHERE key = 'content_hash'")
+            catalog.execute("UPDATE schema_info SET value = '3' WHERE key = 'schema_version'")
+    for engine, db in dbs.items():
+        with open_catalog(db) as catalog:  # migrates to blake2b-128
+            assert catalog.content_hash_algorithm() == "blake2b-128"
+            probe_corpus(catalog, CORPUS, engine=engine, jobs=2, batch_size=4)
+    assert _rows(dbs["ray"]) == _rows(dbs["pool"])
+    with open_catalog(dbs["ray"], read_only=True) as catalog:
+        stored = catalog.execute("SELECT content_hash FROM utterances WHERE utt_id = ?",
+                                 [f"{CORPUS}:LA_T_1000000"]).fetchone()[0]
+    assert stored == _hash_of(root, "LA_T_1000000", "blake2b-128")
+    assert stored != _hash_of(root, "LA_T_1000000", "xxh3-128")
 
 
 def test_cli_probe_on_ray_and_option_errors(local_ray, corpus, run_cli):
@@ -130,6 +158,10 @@ def test_cli_probe_on_ray_and_option_errors(local_ray, corpus, run_cli):
     assert code == 0, err
     assert "probed 22, unchanged 0" in out
     assert _rows(fresh) == _rows(dbs["ray"])
+    with open_catalog(fresh, read_only=True) as catalog:  # a new catalog: xxh3-128
+        stored = catalog.execute("SELECT content_hash FROM utterances WHERE utt_id = ?",
+                                 [f"{CORPUS}:LA_T_1000000"]).fetchone()[0]
+    assert stored == _hash_of(root, "LA_T_1000000", "xxh3-128")
     code, _, err = run_cli("probe", "--db", dbs["pool"], "--engine", "spark")
     assert code == 2 and "--engine is 'spark'; use pool" in err
     code, _, err = run_cli("probe", "--db", dbs["pool"], "--address", "auto")

@@ -8,7 +8,9 @@ load between rounds weighs on every side alike:
 - ``decode``: soundfile decoding alone (``sf.read`` to float32): the floor of any
   full probe.
 - ``probe_file``: :func:`curate.audio.probe.probe_file` in a plain loop, level ``full``
-  (every fact from one decode) and level ``header`` (no decode).
+  (every fact from one decode, content hash ``xxh3-128``: a new catalog's), level
+  ``full`` with ``blake2b-128`` (what a catalog migrated from schema version 3 or older
+  hashes with) and level ``header`` (no decode).
 - ``catalog_1`` / ``catalog_N``: ``curate probe`` as the command runs it
   (:func:`curate.audio.runner.probe_corpus`: plan, worker processes, batches committed
   to a catalog), with 1 and ``jobs`` worker processes.
@@ -20,9 +22,9 @@ load between rounds weighs on every side alike:
 Figures: files/s, hours of audio per hour per core (``files * seconds / time / cores``)
 and ratios (the probe's cost over decoding's in CPU time of this process, so that other
 jobs on a shared machine do not move it; in wall time too), and the cost of each fact of
-the full probe per file (milliseconds, on samples already decoded: content hash, peak
-and clipping, loudness and its K-weighting, silence). Measured times are never asserted
-by tests.
+the full probe per file (milliseconds, on samples already decoded: content hash with
+either algorithm, peak and clipping, loudness and its K-weighting, silence). Measured
+times are never asserted by tests.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ def _best_of_rounds(repeats: int, runs: dict[str, Callable[[], object]],
 
 #: Facts of the full probe timed on decoded samples by :func:`_fact_costs`.
 _FACTS = {
-    "content_hash": lambda x, rate: content_hash(x, rate),
+    "content_hash_xxh3": lambda x, rate: content_hash(x, rate, "xxh3-128"),
+    "content_hash_blake2b": lambda x, rate: content_hash(x, rate, "blake2b-128"),
     "peak_and_clipping": lambda x, rate: (peak_dbfs(x), clip_ratio(x)),
     "loudness": integrated_loudness,
     "k_weighting": loudness.k_weight,
@@ -105,7 +108,8 @@ _FACTS = {
 
 def _fact_costs(paths: list[str], repeats: int) -> dict[str, float]:
     """Milliseconds per file of each fact of :data:`_FACTS` (``loudness`` includes its
-    ``k_weighting``), on the samples of ``paths`` decoded beforehand."""
+    ``k_weighting``; the full probe computes one of the two content hashes), on the
+    samples of ``paths`` decoded beforehand."""
     clips = [sf.read(p, dtype="float32", always_2d=True) for p in paths]
     runs = {name: _each(lambda clip, fact=fact: fact(*clip), clips)
             for name, fact in _FACTS.items()}
@@ -151,7 +155,9 @@ def bench_probe(files: int = 800, seconds: float = 4.0, *, jobs: int = 2, seed: 
         side: ``files_per_s``, ``cores``, ``audio_hours_per_hour_per_core``),
         ``ratios`` (named ratios of files/s, except ``probe_over_decode_cost``: the
         ratio of CPU times of ``probe_file`` and decoding, both in this process, their
-        cost per core whatever else the machine runs), ``probe_over_decode_wall`` (the
+        cost per core whatever else the machine runs, and
+        ``probe_blake2b_over_decode_cost``, the same with the blake2b-128 content hash
+        of catalogs migrated from schema version 3), ``probe_over_decode_wall`` (the
         same in wall time), ``cpu_ms`` (CPU ms per file of the in-process sides),
         ``decode_ms`` (decoding alone, wall ms per file), ``fact_ms`` (each fact's ms
         per file, see :func:`_fact_costs`) and ``targets``, plus ``files``,
@@ -174,6 +180,8 @@ def bench_probe(files: int = 800, seconds: float = 4.0, *, jobs: int = 2, seed: 
         loops = {
             "decode": _each(lambda p: sf.read(p, dtype="float32", always_2d=True), paths),
             "probe_file": _each(probe_file, paths),
+            "probe_file_blake2b": _each(
+                lambda p: probe_file(p, hash_algorithm="blake2b-128"), paths),
             "probe_file_header": _each(lambda p: probe_file(p, level="header"), paths),
             "script": _each(_script_facts, paths),
         }
@@ -204,6 +212,7 @@ def bench_probe(files: int = 800, seconds: float = 4.0, *, jobs: int = 2, seed: 
              for name, rate in per_s.items()}
     ratios = {
         "probe_over_decode_cost": round(cpu["probe_file"] / cpu["decode"], 2),
+        "probe_blake2b_over_decode_cost": round(cpu["probe_file_blake2b"] / cpu["decode"], 2),
         "catalog_n_over_catalog_1": round(per_s["catalog_n"] / per_s["catalog_1"], 2),
         "catalog_1_over_script": round(per_s["catalog_1"] / per_s["script"], 2),
         "catalog_n_over_script": round(per_s["catalog_n"] / per_s["script"], 2),
@@ -227,6 +236,7 @@ def bench_probe(files: int = 800, seconds: float = 4.0, *, jobs: int = 2, seed: 
 _LABELS = {
     "decode": "decode only (sf.read)",
     "probe_file": "probe_file, full",
+    "probe_file_blake2b": "probe_file, full, blake2b-128",
     "probe_file_header": "probe_file, header",
     "catalog_1": "curate probe, 1 job",
     "catalog_n": "curate probe, {jobs} jobs",
@@ -247,11 +257,16 @@ def describe(result: dict) -> str:
                      f"{side['audio_hours_per_hour_per_core']:15.0f}")
     ratios, targets = result["ratios"], result["targets"]
     header = result["sides"]["probe_file_header"]["files_per_s"]
-    lines += [
+    lines.append(
         f"full probe / decode, cost:     {ratios['probe_over_decode_cost']:.2f}x "
         f"(target <= {targets['probe_over_decode_cost_max']:g}x) in CPU time"
         + (f", {result['probe_over_decode_wall']:.2f}x in wall time"
-           if "probe_over_decode_wall" in result else ""),
+           if "probe_over_decode_wall" in result else ""))
+    if "probe_blake2b_over_decode_cost" in ratios:
+        lines.append(f"  the same, blake2b-128 hash:  "
+                     f"{ratios['probe_blake2b_over_decode_cost']:.2f}x in CPU time (catalogs "
+                     f"migrated from schema version 3)")
+    lines += [
         f"header level, one core:        {header:.0f} files/s "
         f"(target >= {targets['header_files_per_s_per_core_min']:.0f})",
         f"catalog {result['jobs']} jobs / 1 job:        "

@@ -34,6 +34,7 @@ import stat
 import struct
 
 import numpy as np
+import xxhash
 
 from curate.audio import loudness
 from curate.audio.decode import AudioReadError, read_header, read_header_and_audio
@@ -53,6 +54,9 @@ __all__ = [
     "clip_ratio",
     "silence_ratio",
     "integrated_loudness",
+    "HASH_ALGORITHMS",
+    "DEFAULT_HASH",
+    "check_hash_algorithm",
     "content_hash",
     "probe_file",
 ]
@@ -76,6 +80,11 @@ SILENT_PEAK_DBFS = -70.0
 #: (1 % of its samples at full scale, see :data:`CLIP_LEVEL`) is counted as heavily
 #: clipped in the probe's summary; it keeps its status.
 HEAVY_CLIP_RATIO = 0.01
+#: Content-hash algorithms of :func:`content_hash`, by the name a catalog records in
+#: ``schema_info`` (key ``content_hash``): the same input bytes, 32 hex characters each.
+HASH_ALGORITHMS = ("xxh3-128", "blake2b-128")
+#: The algorithm of a new catalog (and of :func:`content_hash` without one named).
+DEFAULT_HASH = "xxh3-128"
 #: Probe levels accepted by :func:`probe_file`.
 LEVELS = ("header", "full")
 
@@ -227,24 +236,46 @@ def integrated_loudness(x: np.ndarray, sample_rate: int) -> tuple[float | None, 
     return lufs, None
 
 
-def content_hash(x: np.ndarray, sample_rate: int) -> str:
+def check_hash_algorithm(algorithm: str, argument: str = "algorithm") -> str:
+    """``algorithm`` when it is one of :data:`HASH_ALGORITHMS`.
+
+    Raises:
+        ValueError: naming ``argument`` and the choices.
+    """
+    if algorithm not in HASH_ALGORITHMS:
+        raise ValueError(f"{argument} must be one of {', '.join(HASH_ALGORITHMS)}, "
+                         f"got {algorithm!r}")
+    return algorithm
+
+
+def content_hash(x: np.ndarray, sample_rate: int, algorithm: str = DEFAULT_HASH) -> str:
     """Hash of the decoded audio, for finding duplicates across containers.
 
-    blake2b (16-byte digest, 32 hex characters) over a small header (format tag,
-    ``sample_rate`` and channel count as little-endian uint64) followed by the samples
-    as little-endian float32, time-major (interleaved). The same PCM stored as WAV and
-    FLAC hashes equal; a different sample rate, channel count or any sample differs.
+    The input is a small header (format tag, ``sample_rate`` and channel count as
+    little-endian uint64) followed by the samples as little-endian float32, time-major
+    (interleaved); ``algorithm`` hashes it to 16 bytes: ``xxh3-128`` (XXH3, 128 bits,
+    not cryptographic: 0.006 ms per 4 s clip at 16 kHz) or ``blake2b-128`` (blake2b with
+    a 16-byte digest: 0.27 ms; what catalogs created before schema version 4 hold). The
+    same PCM stored as WAV and FLAC hashes equal; a different sample rate, channel count
+    or any sample differs. Hashes of the two algorithms are unrelated and must never be
+    compared: a catalog records which one its rows hold (``schema_info``, key
+    ``content_hash``).
 
     Args:
         x: samples ``(time, channels)`` or ``(time,)`` (hashed as one channel).
         sample_rate: Hz.
+        algorithm: one of :data:`HASH_ALGORITHMS`.
 
     Returns:
         Hex digest, 32 characters.
+
+    Raises:
+        ValueError: ``x``, ``sample_rate`` or ``algorithm`` is invalid.
     """
+    check_hash_algorithm(algorithm)
     x = _as_2d(x)
     sample_rate = _check_sample_rate(sample_rate)
-    h = hashlib.blake2b(digest_size=16)
+    h = xxhash.xxh3_128() if algorithm == "xxh3-128" else hashlib.blake2b(digest_size=16)
     h.update(_HASH_MAGIC)
     h.update(struct.pack("<QQ", sample_rate, x.shape[1]))
     h.update(np.ascontiguousarray(x, dtype="<f4"))
@@ -259,6 +290,7 @@ def probe_file(
     *,
     level: str = "full",
     min_duration_s: float = MIN_DURATION_S,
+    hash_algorithm: str = DEFAULT_HASH,
 ) -> dict:
     """Probe one audio file; never raises for a problem with the file.
 
@@ -269,6 +301,8 @@ def probe_file(
             the status from it; ``"full"`` decodes the file and fills everything, with
             the facts taken from the decoded samples.
         min_duration_s: seconds; shorter files get status ``too_short``.
+        hash_algorithm: the ``content_hash`` algorithm (:data:`HASH_ALGORITHMS`); the
+            probe runners pass the one the catalog records.
 
     Returns:
         dict with exactly the keys :data:`PROBE_COLUMNS` (Python scalars or None):
@@ -280,11 +314,12 @@ def probe_file(
         length that disagrees with the decoded one by more than 10 ms).
 
     Raises:
-        ValueError: ``level`` or ``min_duration_s`` is invalid (a caller mistake, not a
-            file problem).
+        ValueError: ``level``, ``min_duration_s`` or ``hash_algorithm`` is invalid (a
+            caller mistake, not a file problem).
     """
     if level not in LEVELS:
         raise ValueError(f"level must be one of {LEVELS}, got {level!r}")
+    check_hash_algorithm(hash_algorithm, "hash_algorithm")
     if (
         isinstance(min_duration_s, bool)
         or not isinstance(min_duration_s, (int, float))
@@ -330,7 +365,7 @@ def probe_file(
         if n == 0:
             return _finish(row, notes, "empty", "no audio samples")
 
-        row["content_hash"] = content_hash(x, sample_rate)
+        row["content_hash"] = content_hash(x, sample_rate, hash_algorithm)
         peak = _peak(x)  # one pass over the samples for the peak, clipping and NaN check
         if not math.isfinite(peak):  # max/min carry any NaN or inf through
             bad = int(x.size - np.count_nonzero(np.isfinite(x)))

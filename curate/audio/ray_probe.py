@@ -4,10 +4,12 @@ Flow (see :mod:`curate.scale.ray_engine` for what runs where):
 
 1. The driver merges parts a previous, interrupted run left under the results location
    (one transaction), so their files count as probed.
-2. It reads the corpus's rows from the catalog and sends them to Ray Data as a table
+2. It reads the catalog's content_hash algorithm (once) and the corpus's rows from the
+   catalog and sends them to Ray Data as a table
    (``utt_id``, ``path``, ``status``, ``probe_level``, ``file_size``, ``file_mtime``:
    about 100 bytes per file), ``files_per_task`` rows per task (fewer when the corpus
-   would give fewer than 16 tasks per CPU of the cluster).
+   would give fewer than 16 tasks per CPU of the cluster); the algorithm goes with
+   every task.
 3. Each task, on a worker, applies :func:`curate.audio.runner.decide` to its rows (the
    ``stat`` happens there, next to the storage), probes what needs it with
    :func:`curate.audio.runner.run_task`, writes the results as one Parquet part named
@@ -30,8 +32,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from curate.audio.runner import (RESULT_SCHEMA, Progress, ProbeSummary, commit_batch,
-                                 corpus_root, decide, results_table, run_task, summarize)
+from curate.audio.runner import (RESULT_SCHEMA, ProbeSummary, Progress, catalog_hash_algorithm,
+                                 commit_batch, corpus_root, decide, results_table, run_task,
+                                 summarize)
 from curate.catalog import sql
 from curate.catalog.db import Catalog
 from curate.errors import CurateError
@@ -65,12 +68,13 @@ def task_table(catalog: Catalog, corpus: str) -> pa.Table:
 
 
 def probe_part(tasks: pa.Table, *, root: str, level: str, force: bool,
-               min_duration_s: float, results: str) -> pa.Table:
+               min_duration_s: float, hash_algorithm: str, results: str) -> pa.Table:
     """Probe one task's rows on a worker; write their results as one Parquet part.
 
     Args:
         tasks: rows of :data:`TASK_COLUMNS`.
         root: the corpus root as the worker sees it.
+        hash_algorithm: the catalog's content_hash algorithm, read by the driver.
         results: the results location (folder or object-storage URI).
 
     Returns:
@@ -87,7 +91,8 @@ def probe_part(tasks: pa.Table, *, root: str, level: str, force: bool,
                           f"on every node (see docs/scale.md)")
     out, probed, skipped = [], 0, 0
     for row in tasks.to_pylist():
-        decision = decide(row, root, level=level, force=force, min_duration_s=min_duration_s)
+        decision = decide(row, root, level=level, force=force, min_duration_s=min_duration_s,
+                          hash_algorithm=hash_algorithm)
         if decision is None:
             skipped += 1
         elif isinstance(decision, dict):
@@ -133,12 +138,14 @@ def probe_corpus_ray(catalog: Catalog, corpus: str, *, level: str, jobs: int,
     """Probe ``corpus`` on Ray Data (see the module docstring); arguments as
     :func:`curate.audio.runner.probe_corpus`."""
     root = str(corpus_root(catalog, corpus))
+    algorithm = catalog_hash_algorithm(catalog)
     results = results or default_results(catalog.path, corpus)
     merge_parts(catalog, results)  # what an interrupted run left
     tasks = task_table(catalog, corpus)
     total = tasks.num_rows
     work = functools.partial(probe_part, root=root, level=level, force=force,
-                             min_duration_s=min_duration_s, results=results)
+                             min_duration_s=min_duration_s, hash_algorithm=algorithm,
+                             results=results)
     done = probed = skipped = 0
     names: list[str] = []
     if progress:

@@ -14,6 +14,11 @@ same per-file function (:func:`run_task`) under the same skip rule (:func:`decid
 A file is probed again only when its size or mtime changed since its last probe, when
 a deeper level is asked for, or with ``force``.
 
+Every engine hashes with the algorithm the catalog records
+(:meth:`curate.catalog.db.Catalog.content_hash_algorithm`, read once here in the
+driver and passed to the workers in each task), so a catalog never mixes two kinds of
+``content_hash``.
+
 The summary counts statuses over the whole corpus after the probe and the files that
 are heavily clipped (``clip_ratio >= HEAVY_CLIP_RATIO``, 1 % of samples, see
 :mod:`curate.audio.probe`).
@@ -30,7 +35,7 @@ from typing import Callable, Iterable, Iterator, Mapping
 import pandas as pd
 import pyarrow as pa
 
-from curate.audio.probe import HEAVY_CLIP_RATIO, MIN_DURATION_S, probe_file
+from curate.audio.probe import HASH_ALGORITHMS, HEAVY_CLIP_RATIO, MIN_DURATION_S, probe_file
 from curate.catalog import sql
 from curate.catalog.columns import PROBE_FACTS
 from curate.catalog.db import Catalog
@@ -61,6 +66,7 @@ class ProbeTask:
     mtime: float
     level: str
     min_duration_s: float
+    hash_algorithm: str  # the catalog's content_hash algorithm
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,15 @@ def _level_rank(level: str | None) -> int:
 
 
 def decide(row: Mapping, root: str | os.PathLike, *, level: str, force: bool,
-           min_duration_s: float) -> ProbeTask | dict | None:
+           min_duration_s: float, hash_algorithm: str) -> ProbeTask | dict | None:
     """What to do with one catalog row: the skip rule of every engine.
 
     Args:
         row: the row's ``utt_id``, ``path`` (relative to ``root``), ``status``,
             ``probe_level``, ``file_size`` (bytes) and ``file_mtime`` (s) as stored.
         root: the corpus root.
+        hash_algorithm: the catalog's content_hash algorithm
+            (:func:`catalog_hash_algorithm`).
 
     Returns:
         None when the row is fresh (its last probe was at ``level`` or deeper and the
@@ -109,16 +117,17 @@ def decide(row: Mapping, root: str | os.PathLike, *, level: str, force: bool,
     if fresh:
         return None
     return ProbeTask(row["utt_id"], absolute, int(st.st_size), float(st.st_mtime), level,
-                     min_duration_s)
+                     min_duration_s, hash_algorithm)
 
 
-def plan(rows: pd.DataFrame, root: Path, *, level: str, force: bool,
-         min_duration_s: float) -> tuple[list[ProbeTask], list[dict], int]:
+def plan(rows: pd.DataFrame, root: Path, *, level: str, force: bool, min_duration_s: float,
+         hash_algorithm: str) -> tuple[list[ProbeTask], list[dict], int]:
     """Split catalog rows into tasks to probe, rows found missing, and a skip count
     (the rule of :func:`decide`)."""
     tasks, missing, skipped = [], [], 0
     for row in rows.to_dict("records"):
-        decision = decide(row, root, level=level, force=force, min_duration_s=min_duration_s)
+        decision = decide(row, root, level=level, force=force, min_duration_s=min_duration_s,
+                          hash_algorithm=hash_algorithm)
         if decision is None:
             skipped += 1
         elif isinstance(decision, dict):
@@ -138,7 +147,8 @@ def _missing_result(utt_id: str, path: str) -> dict:
 def run_task(task: ProbeTask) -> dict:
     """Probe one file (runs in a worker process); never raises for file problems."""
     try:
-        facts = probe_file(task.path, level=task.level, min_duration_s=task.min_duration_s)
+        facts = probe_file(task.path, level=task.level, min_duration_s=task.min_duration_s,
+                           hash_algorithm=task.hash_algorithm)
     except Exception as exc:  # a defect in probing must not stop the batch job
         facts = {c: None for c in PROBE_FACTS}
         facts.update(status="unreadable", error=f"probe failed: {type(exc).__name__}: {exc}",
@@ -181,6 +191,22 @@ def _results(tasks: list[ProbeTask], jobs: int) -> Iterator[dict]:
         yield from pool.imap_unordered(run_task, tasks, chunksize=chunk)
 
 
+def catalog_hash_algorithm(catalog: Catalog) -> str:
+    """The content_hash algorithm ``catalog`` records (one of :data:`HASH_ALGORITHMS`):
+    what every probe of it hashes with.
+
+    Raises:
+        CurateError: the catalog records none, or one this curate does not know.
+    """
+    algorithm = catalog.content_hash_algorithm()
+    if algorithm not in HASH_ALGORITHMS:
+        raise CurateError(f"catalog {catalog.path} records content_hash algorithm "
+                          f"{algorithm!r} in schema_info, which this curate does not know "
+                          f"(it knows {', '.join(HASH_ALGORITHMS)}); upgrade curate or pass "
+                          f"another --db")
+    return algorithm
+
+
 def corpus_root(catalog: Catalog, corpus: str) -> Path:
     row = catalog.execute(sql.CORPUS_ROOT, [corpus]).fetchone()
     if row is None:
@@ -221,7 +247,8 @@ def probe_corpus(catalog: Catalog, corpus: str, *, level: str = "full", jobs: in
                  min_duration_s: float = MIN_DURATION_S,
                  progress: Progress | None = None, engine: str = "pool",
                  address: str | None = None, results: str | None = None) -> ProbeSummary:
-    """Probe every file of ``corpus`` that needs it; see the module docstring.
+    """Probe every file of ``corpus`` that needs it, hashing with the catalog's
+    content_hash algorithm (:func:`catalog_hash_algorithm`); see the module docstring.
 
     Args:
         level: ``header`` or ``full`` (see :func:`curate.audio.probe.probe_file`).
@@ -247,9 +274,10 @@ def probe_corpus(catalog: Catalog, corpus: str, *, level: str = "full", jobs: in
                                 min_duration_s=min_duration_s, progress=progress,
                                 address=address, results=results)
     root = corpus_root(catalog, corpus)
+    algorithm = catalog_hash_algorithm(catalog)
     rows = candidates(catalog, corpus)
     tasks, missing, skipped = plan(rows, root, level=level, force=force,
-                                   min_duration_s=min_duration_s)
+                                   min_duration_s=min_duration_s, hash_algorithm=algorithm)
     total = len(tasks) + len(missing)
     commit_batch(catalog, missing)
     done = len(missing)

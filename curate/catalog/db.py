@@ -18,6 +18,7 @@ from typing import Iterator
 
 import duckdb
 
+from curate.catalog import sql
 from curate.errors import CatalogLockedError, CurateError
 
 DEFAULT_DB = Path("manifests") / "catalog.duckdb"
@@ -119,6 +120,23 @@ class Catalog:
             "SELECT value FROM schema_info WHERE key = 'schema_version'"
         ).fetchone()
         return int(row[0]) if row else 0
+
+    def content_hash_algorithm(self) -> str:
+        """The algorithm of every ``utterances.content_hash`` in this catalog, as
+        ``schema_info`` records it (key ``content_hash``): ``xxh3-128`` for a catalog
+        created at schema version 4 or later, ``blake2b-128`` for one migrated from an
+        older version (its stored hashes keep their meaning). Probes of this catalog hash
+        with it, so hashes probed at any time compare.
+
+        Raises:
+            CurateError: ``schema_info`` has no ``content_hash`` (a damaged catalog).
+        """
+        row = self.execute(sql.SCHEMA_INFO_VALUE, ["content_hash"]).fetchone()
+        if row is None:
+            raise CurateError(f"catalog {self.path} has no content_hash in schema_info (the "
+                              f"algorithm of its content hashes); restore it from a backup "
+                              f"or pass another --db")
+        return str(row[0])
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -294,11 +312,11 @@ def migrate(con: duckdb.DuckDBPyConnection, path: Path | str = "the catalog") ->
             f"{target}: upgrade curate to write to it (read-only commands such as "
             f"`curate stats` still work)"
         )
-    for version, name, sql in migrations():
+    for version, name, script in migrations():
         if current < version <= target:
             con.execute("BEGIN TRANSACTION")
             try:
-                con.execute(sql)
+                con.execute(script)
                 _stamp(con, version)
             except duckdb.Error as exc:
                 con.execute("ROLLBACK")

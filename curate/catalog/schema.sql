@@ -1,12 +1,18 @@
 -- The curate catalog: the one DDL source of the current schema.
 -- A new catalog is created from this file; an older catalog is brought to this
 -- version by the numbered files in migrations/ (see curate/catalog/db.py).
--- schema_version: 3
+-- schema_version: 4
 
+-- Facts about the catalog itself, one value per key: `schema_version` (stamped by
+-- curate/catalog/db.py) and `content_hash`, the algorithm of every
+-- utterances.content_hash in this catalog (version 4). It is recorded once and never
+-- changes, so hashes probed at any time compare: a new catalog hashes with xxh3-128;
+-- a catalog migrated from version 3 or older keeps blake2b-128 (0004_content_hash.sql).
 CREATE TABLE IF NOT EXISTS schema_info (
     key   VARCHAR PRIMARY KEY,
     value VARCHAR NOT NULL
 );
+INSERT OR IGNORE INTO schema_info VALUES ('content_hash', 'xxh3-128');
 
 -- One row per prepared corpus. `root` is the only absolute path in the catalog:
 -- change it to relocate a corpus.

@@ -10,6 +10,10 @@ from curate.catalog.columns import PROBE_FACTS, PROBE_STATE, RECIPE_COLUMNS
 
 _FACTS_AND_STATE = PROBE_FACTS + tuple(c for c in PROBE_STATE if c not in ("status", "error"))
 
+# --- the catalog's own facts (curate.catalog.db) ------------------------------------
+# One value of schema_info (`schema_version`, `content_hash`) by its bound key.
+SCHEMA_INFO_VALUE = "SELECT value FROM schema_info WHERE key = ?"
+
 # --- recipe insert (curate.recipes.engine) -----------------------------------------
 # Keep the probe results of rows whose utt_id and path survive a re-prepare.
 CARRY_PROBES = f"""

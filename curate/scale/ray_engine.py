@@ -9,7 +9,9 @@ where:
   wrote (:func:`read_parts`) and merges them into the catalog in one transaction.
 - **Workers** (Ray tasks, on this machine or a cluster): run ``fn`` on a slice of task
   rows (a ``pyarrow.Table``), write what they produce with :func:`write_part` under a
-  results URI, and return a small summary table. They never open the catalog.
+  results URI, and return a small summary table. They never open the catalog: what
+  they need from it (the probe's content-hash algorithm, the corpus root) the driver
+  reads once and binds into ``fn`` (a ``functools.partial``).
 
 A results URI is a local folder (every node must see it at the same path: shared
 storage) or an object-storage URI that pyarrow's filesystems understand
