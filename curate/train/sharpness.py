@@ -163,22 +163,13 @@ def sharpness_run(catalog: Any, run_id: str, selection: str, split: str | None =
     ``catalog`` is an open catalog or a :class:`curate.catalog.db.CatalogRef` (then
     opened only to read the rows and to store the results). Items no longer ``ok``
     stop it unless ``skip_unavailable``."""
-    from curate.catalog.db import CatalogRef, catalog_session
-    from curate.errors import CurateError
+    from curate.catalog.db import catalog_session
     from curate.train import sql
-    from curate.train.eval_run import load_run
-    from curate.train.run import check_split, eval_set_name, selection_items
+    from curate.train.eval_run import eval_inputs
 
-    split = None if split in (None, "", "all") else split
-    with catalog_session(catalog, read_only=isinstance(catalog, CatalogRef)) as session:
-        run = load_run(session, run_id, run_dir=run_dir)
-        check_split(session, selection, split, "--split")
-        rows = selection_items(session, selection, split, skip_unavailable=skip_unavailable)
-    if rows.empty:
-        raise CurateError(f"selection {selection!r} has no items"
-                          + (f" in split {split!r}" if split else ""))
-    name = eval_set_name(selection, split, run.spec.get("selection"))
-    config = run.config
+    inputs = eval_inputs(catalog, run_id, selection, split, run_dir=run_dir,
+                         skip_unavailable=skip_unavailable)
+    run, rows, name, config = inputs.run, inputs.rows, inputs.name, inputs.config
     dev = device or ("cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu")
     table = sharpness_by_group(
         run.model, rows, groups=groups, rho=rho, m=m, batches=batches, adaptive=adaptive,
