@@ -13,7 +13,7 @@ from curate.train.degrade import (CLEAN, degrade_waveform, evaluate_degraded, lo
                                   parse_grid)
 from curate.train.evaluate import read_score_file
 
-SHIPPED = Path(__file__).resolve().parents[1] / "recipes" / "augment" / "degrade_grid.toml"
+SHIPPED = Path(__file__).resolve().parents[1] / "recipes" / "degrade" / "grid.toml"
 
 GRID = """
 seed = 3

@@ -91,8 +91,8 @@ def eval_(
                                     help="With --bootstrap: resample whole speakers."),
     degrade: Optional[Path] = typer.Option(None, "--degrade", metavar="GRID.toml",
                                            help="Also score under each condition of a "
-                                                "degrade grid (e.g. recipes/augment/"
-                                                "degrade_grid.toml): EER per condition."),
+                                                "degrade grid (e.g. recipes/degrade/"
+                                                "grid.toml): EER per condition."),
 ) -> None:
     """Score a selection with a run's model: scores, results per group, a score file."""
     from curate.train.eval_run import evaluate_run
