@@ -15,8 +15,9 @@ import pytest
 import torch
 
 from curate.augment import presets, rawboost
-from curate.augment.chain import (ChainError, batch_generator, load_chain,
-                                  utterance_rng)
+from curate.augment.chain.errors import ChainError
+from curate.augment.chain.parse import load_chain
+from curate.augment.chain.seeds import batch_generator, utterance_rng
 from curate.augment.log import utterances_with_step, write_augment_log
 from curate.augment.neural import load_codec_model, neural_codec
 from curate.catalog.db import open_catalog

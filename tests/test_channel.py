@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from curate.augment.channel import (TENSOR_STEPS, Bandlimit, BitDepth, Clip, Downsample,
-                                    Gain, PacketLoss, Telephone, bandlimit, bit_depth, clip,
-                                    downsample, gain, packet_loss, telephone)
+from curate.augment.channel.band import bandlimit, telephone
+from curate.augment.channel.level import bit_depth, clip, gain
+from curate.augment.channel.packets import packet_loss
+from curate.augment.channel.resample import downsample
+from curate.augment.channel.steps import (TENSOR_STEPS, Bandlimit, BitDepth, Clip, Downsample,
+                                          Gain, PacketLoss, Telephone)
 
 SR = 16000
 
@@ -185,7 +188,7 @@ def test_cuda_matches_cpu():
 
 
 def test_packet_loss_draws_from_the_shared_counter_generator():
-    from curate.augment.channel import PACKET_LOSS_STREAM
+    from curate.augment.channel.packets import PACKET_LOSS_STREAM
     from curate.augment.counter_rng import uniform_frames
 
     x = torch.ones(2, 1600)

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from curate.augment.chain import ChainError
+from curate.augment.chain.errors import ChainError
 from curate.catalog.db import CatalogRef, open_catalog
 from curate.train.degrade import (CLEAN, degrade_waveform, evaluate_degraded, load_grid,
                                   parse_grid)

@@ -20,8 +20,10 @@ import pytest
 import torch
 
 from curate.augment import rawboost as rb
-from curate.augment.chain import AppliedSteps, batch_generator, load_chain
-from curate.augment.channel import TENSOR_STEPS
+from curate.augment.chain.applied import AppliedSteps
+from curate.augment.chain.parse import load_chain
+from curate.augment.chain.seeds import batch_generator
+from curate.augment.channel.steps import TENSOR_STEPS
 from curate.augment.codec import g711
 
 SR = 16000

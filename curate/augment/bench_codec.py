@@ -77,7 +77,7 @@ def bench_codec(device: str = "cpu", batch: int = 32, seconds: float = 4.0, *,
         ``{bitrate, codec_rate, ms_per_clip, clips_per_s, rtf}``; and the set-up.
     """
     from curate.augment import realcodec
-    from curate.augment.channel import TENSOR_STEPS
+    from curate.augment.channel.steps import TENSOR_STEPS
 
     if device not in ("cpu", "cuda") and not str(device).startswith("cuda:"):
         raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")

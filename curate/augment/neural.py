@@ -35,7 +35,9 @@ from typing import Any, ClassVar, Mapping, Optional, Sequence
 import torch
 from torch import Tensor
 
-from curate.augment.channel import _mask, _resample, check_batch
+from curate.augment.channel.resample import _resample
+from curate.augment.channel.rows import _mask
+from curate.batch import check_batch
 
 __all__ = ["load_codec_model", "neural_codec", "NeuralCodecStep", "file_digest"]
 

@@ -31,7 +31,8 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 import numpy as np
 import soundfile as sf
 
-from curate.augment.chain import Chain, batch_generator, utterance_rng
+from curate.augment.chain.pipeline import Chain
+from curate.augment.chain.seeds import batch_generator, utterance_rng
 from curate.errors import CurateError
 
 __all__ = ["AugmentSummary", "augment_folder", "augment_selection", "augment_files",

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from curate.augment import realcodec
-from curate.augment.channel import TENSOR_STEPS
+from curate.augment.channel.steps import TENSOR_STEPS
 
 __all__ = ["Op", "Condition", "PRESET_NAMES", "preset_conditions", "sample_condition",
            "apply_condition", "run_condition", "needs_model"]

@@ -35,7 +35,7 @@ def augment(
 
     Exits 1 when any file failed (after the others are done and the summary printed).
     """
-    from curate.augment.chain import load_chain
+    from curate.augment.chain.parse import load_chain
     from curate.augment.offline import LOG_NAME, augment_folder, augment_selection
     from curate.progress import progress_bar
 

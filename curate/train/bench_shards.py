@@ -84,7 +84,7 @@ def bench_shard_loader(files: int = 48, seconds: float = 8.0, crop_seconds: floa
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     if isinstance(chain, (str, Path)):
-        from curate.augment.chain import load_chain
+        from curate.augment.chain.parse import load_chain
 
         chain = load_chain(chain)
     with torch_threads(threads) as used:

@@ -49,7 +49,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from curate.augment.chain import Chain, ChainError, batch_generator, parse_chain, utterance_rng
+from curate.augment.chain.errors import ChainError
+from curate.augment.chain.parse import parse_chain
+from curate.augment.chain.pipeline import Chain
+from curate.augment.chain.seeds import batch_generator, utterance_rng
 from curate.catalog.db import Catalog, CatalogRef, catalog_session
 from curate.errors import CurateError
 from curate.tomlfile import read_toml

@@ -270,7 +270,7 @@ class CropDataset(torch.utils.data.Dataset):
     def chain(self) -> Any:
         """The CPU augmentation stage, loaded on first use in each process."""
         if self._chain is None and self._chain_spec is not None:
-            from curate.augment.chain import load_chain
+            from curate.augment.chain.parse import load_chain
 
             self._chain = load_chain(self._chain_spec)
         return self._chain

@@ -160,7 +160,7 @@ def _shard_feed(config: TrainConfig, source: ShardSource, ctx: ddp.DistContext,
 def _load_chain(config: TrainConfig, chain: Any) -> Any:
     if chain is not None or config.augment is None:
         return chain
-    from curate.augment.chain import load_chain
+    from curate.augment.chain.parse import load_chain
 
     return load_chain(config.augment)
 
