@@ -234,3 +234,18 @@ def test_probe_counts_heavily_clipped_files(tmp_path, run_cli):
     assert summary.clipped == 1 and summary.statuses == {"ok": 3, "silent": 1}
     assert ratios["wavs/heavy.wav"] == pytest.approx(0.02)
     assert ratios["wavs/light.wav"] == pytest.approx(0.005)
+
+
+def test_tables_print_brackets_as_text_not_markup():
+    import pandas as pd
+    from rich.console import Console
+
+    from curate.cli.common import table_of
+
+    frame = pd.DataFrame({"label": ["demo [train.sam=True]", "[bold]x[/bold]"],
+                          "eer": [0.1, float("nan")]})
+    console = Console(record=True, width=200)
+    console.print(table_of(frame, title="runs [seed groups]"))
+    text = console.export_text()
+    assert "demo [train.sam=True]" in text and "[bold]x[/bold]" in text
+    assert "runs [seed groups]" in text

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from curate.catalog.db import CatalogRef
@@ -26,15 +27,16 @@ SkipUnavailableOption = typer.Option(
 
 
 def table_of(frame, title: str | None = None) -> Table:
-    table = Table(title=title, show_lines=False)
+    """A rich table of a DataFrame; cells, headers and title are plain text (a value like
+    ``[train.sam=True]`` is shown as it is, never read as rich markup)."""
+    table = Table(title=None if title is None else Text(title), show_lines=False)
     for column in frame.columns:
         justify = "right" if frame[column].dtype.kind in "iuf" else "left"
-        table.add_column(str(column), justify=justify, overflow="fold")
+        table.add_column(Text(str(column)), justify=justify, overflow="fold")
     for row in frame.itertuples(index=False):
-        table.add_row(*["" if v is None or v != v else
-                        (f"{v:.4g}" if isinstance(v, float) else str(v)) for v in row])
+        table.add_row(*[Text("" if v is None or v != v else
+                             (f"{v:.4g}" if isinstance(v, float) else str(v))) for v in row])
     return table
-
 
 
 def print_error(message: str) -> None:
