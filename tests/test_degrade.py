@@ -9,6 +9,9 @@ import pytest
 
 from curate.augment.chain.errors import ChainError
 from curate.catalog.db import CatalogRef, open_catalog
+from curate.errors import CurateError
+from curate.train.condition_scores import (condition_file, condition_scores,
+                                           stored_conditions)
 from curate.train.degrade import (CLEAN, degrade_waveform, evaluate_degraded, load_grid,
                                   parse_grid)
 from curate.train.evaluate import read_score_file
@@ -187,6 +190,14 @@ def test_grid_scores_and_stores_each_condition(tiny_run, tmp_path):
     # the spoofs are tones >= 2.5 kHz: a 1 kHz low-pass changes what the model sees
     assert np.abs(lowpass - plain["score"].to_numpy()).max() > 1e-3
     assert files["lowpass_1k"].name == "sel.condition=lowpass_1k.tsv"
+    # read back next to the eval set's rows, in their order
+    assert stored_conditions(run_dir, "sel") == ["lowpass_1k", "noise_0db", "unity_gain"]
+    assert condition_file(run_dir, "sel", "lowpass_1k") == files["lowpass_1k"]
+    back = condition_scores(clean, files["lowpass_1k"])
+    np.testing.assert_allclose(back["score"].to_numpy(), lowpass)
+    assert back["utt_id"].tolist() == clean["utt_id"].tolist()
+    with pytest.raises(CurateError, match="another scoring of the set"):
+        condition_scores(clean.iloc[:-1], files["lowpass_1k"])
     assert files["lowpass_1k"].parent == Path(run_dir) / "scores"
     table = outcome.table
     assert table["condition"].tolist() == ["clean", "lowpass_1k", "unity_gain", "noise_0db"]
@@ -209,6 +220,14 @@ def test_eval_degrade_command(tiny_run, tmp_path, run_cli):
     for name in ("clean", "lowpass_1k", "unity_gain", "noise_0db", "eer_delta"):
         assert name in out
     assert "sel.degrade.png" in out
+    # the histograms of a condition's scores, read back from its score file
+    code, out, err = run_cli("plot", "scores", run_id, "--on", "sel", "--db", db,
+                             "--condition", "lowpass_1k", "--out", tmp_path)
+    assert code == 0, err
+    assert (tmp_path / "sel.condition=lowpass_1k.histograms.png").stat().st_size > 0
+    code, out, err = run_cli("plot", "scores", run_id, "--on", "sel", "--db", db,
+                             "--condition", "lowpass_2k")
+    assert code != 0 and "lowpass_1k, noise_0db, unity_gain" in err and "clean" in err
     bad = tmp_path / "bad.toml"
     bad.write_text('[[condition]]\nname = "x"\n[[condition.step]]\nname = "warble"\n')
     code, out, err = run_cli("eval", run_id, "--on", "sel", "--split", "all", "--db", db,

@@ -12,7 +12,6 @@ numbers of trials and of skipped items, and the run's code version. Recomputing
 from __future__ import annotations
 
 import hashlib
-import re
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,7 @@ import pandas as pd
 
 from curate.benchmark import sql
 from curate.catalog.db import Catalog
+from curate.train.evaluate import score_file_stem
 
 __all__ = ["TRIAL_COLUMNS", "sha256_of", "trials_path", "write_trials", "read_trials",
            "corpus_facts", "record"]
@@ -36,13 +36,10 @@ def sha256_of(path: Path | str) -> str:
     return digest.hexdigest()
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)
-
-
 def trials_path(out_dir: Path, run_id: str, set_name: str) -> Path:
     """``OUT/scores/<run_id>/<set>.tsv`` (unsafe characters of the names become ``_``)."""
-    return Path(out_dir) / "scores" / _safe(run_id) / f"{_safe(set_name)}.tsv"
+    return (Path(out_dir) / "scores" / score_file_stem(run_id)
+            / f"{score_file_stem(set_name)}.tsv")
 
 
 def write_trials(path: Path, trials: pd.DataFrame) -> str:

@@ -27,11 +27,18 @@ def plot_scores(
                                        help="Folder of the PNG (default: the run's "
                                             "scores/ folder)."),
     bins: int = typer.Option(40, "--bins", min=1, help="Bins over the score range."),
+    condition: Optional[str] = typer.Option(None, "--condition", metavar="NAME",
+                                            help="The scores under a condition of "
+                                                 "`curate eval --degrade` instead of the "
+                                                 "clean ones."),
     db: Optional[Path] = DbOption,
 ) -> None:
     """Score histograms of an eval set: bonafide vs spoof, one panel per generator."""
     from curate.catalog.db import open_catalog
     from curate.train import sql
+    from curate.train.condition_scores import (condition_file, condition_scores,
+                                               stored_conditions)
+    from curate.train.evaluate import score_file_stem
     from curate.train.score_plots import write_score_histograms
 
     with open_catalog(catalog_ref(db).path, read_only=True) as catalog:
@@ -44,13 +51,21 @@ def plot_scores(
             sets = [r[0] for r in catalog.execute(sql.RUN_EVAL_SETS, [run]).fetchall()]
             raise CurateError(f"run {run} has no scores for eval set {on!r}; its eval sets "
                               f"are {', '.join(sets) or 'none (score one with curate eval)'}")
-    folder = out
-    if folder is None:
-        run_dir = json.loads(row[2]).get("run_dir")
-        folder = Path(run_dir) / "scores" if run_dir else Path(".")
-    safe = "".join(c if c.isalnum() or c in "_.=-" else "_" for c in on)
-    path = write_score_histograms(scored, folder / f"{safe}.histograms.png", bins=bins,
-                                  title=f"run {run} on {on}")
+    run_dir = json.loads(row[2]).get("run_dir")
+    folder = out if out is not None else Path(run_dir) / "scores" if run_dir else Path(".")
+    stem, title = score_file_stem(on), f"run {run} on {on}"
+    if condition is not None and condition != "clean":
+        source = condition_file(run_dir or ".", on, condition)
+        if not source.is_file():
+            known = stored_conditions(run_dir or ".", on)
+            raise CurateError(f"--condition: run {run} has no scores of eval set {on!r} under "
+                              f"{condition!r} ({source} is absent); its conditions are "
+                              + (", ".join(["clean", *known]) if known else "clean only "
+                                 "(score some with `curate eval --degrade GRID.toml`)"))
+        scored = condition_scores(scored, source)
+        stem, title = f"{stem}.condition={condition}", f"{title} under {condition}"
+    path = write_score_histograms(scored, folder / f"{stem}.histograms.png", bins=bins,
+                                  title=title)
     generators = scored.loc[scored["label"] != "bonafide", "generator"].nunique(dropna=False)
     console.print(f"wrote {path} ({len(scored)} trials, {generators} generator(s))",
                   highlight=False)

@@ -60,7 +60,7 @@ from curate.train import distributed as ddp
 from curate.train import sql
 from curate.train.data import CropDataset
 from curate.train.eval_run import eval_inputs, store_run_scores
-from curate.train.evaluate import METRICS, group_results, write_score_file
+from curate.train.evaluate import METRICS, group_results, score_file_stem, write_score_file
 from curate.train.run import scores_of
 from curate.train.waveform_outputs import model_outputs, score_fn
 
@@ -301,10 +301,6 @@ class DegradeOutcome:
     plot: Path | None
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)
-
-
 def evaluate_degraded(catalog: Catalog | CatalogRef, run_id: str, selection: str,
                       split: str | None, grid: DegradeGrid | str | Path, *,
                       run_dir: Path | str | None = None, device: str | None = None,
@@ -366,7 +362,7 @@ def evaluate_degraded(catalog: Catalog | CatalogRef, run_id: str, selection: str
     for name, s in scores.items():
         if name != CLEAN:
             files[name] = write_score_file(
-                folder / f"{_safe(inputs.name)}.condition={name}.tsv", keys, s)
+                folder / f"{score_file_stem(inputs.name)}.condition={name}.tsv", keys, s)
     results = pd.concat([clean, extra[["eval_set", "eval_group", "metric", "value"]]],
                         ignore_index=True)
     table = condition_table(results)
@@ -374,6 +370,6 @@ def evaluate_degraded(catalog: Catalog | CatalogRef, run_id: str, selection: str
     if plot:
         from curate.train.score_plots import write_condition_plot
 
-        figure = write_condition_plot(table, folder / f"{_safe(inputs.name)}.degrade.png",
+        figure = write_condition_plot(table, folder / f"{score_file_stem(inputs.name)}.degrade.png",
                                       title=f"run {run_id} on {inputs.name}")
     return DegradeOutcome(inputs.name, results, table, files, figure)

@@ -13,6 +13,7 @@ Scores are higher = more bonafide, with fixed polarity.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +25,8 @@ from curate.train.metrics import act_dcf, cllr, compute_eer, min_dcf
 METRICS = ("eer", "min_dcf", "act_dcf", "cllr", "n_bonafide", "n_spoof")
 GROUPS = ("generator", "language", "corpus", "codec")
 
-__all__ = ["METRICS", "GROUPS", "group_masks", "group_results", "write_score_file",
-           "read_score_file"]
+__all__ = ["METRICS", "GROUPS", "group_masks", "group_results", "score_file_stem",
+           "score_file_names", "write_score_file", "read_score_file"]
 
 
 def _metrics(bonafide: np.ndarray, spoof: np.ndarray) -> dict[str, float]:
@@ -91,16 +92,29 @@ def group_results(scored: pd.DataFrame, *, groups: tuple[str, ...] = GROUPS) -> 
     return pd.DataFrame(rows, columns=["eval_group", "metric", "value"])
 
 
-def write_score_file(path: Path | str, utt_ids: list[str], scores: np.ndarray) -> Path:
-    """An ASVspoof 5-style score file: a ``filename<TAB>cm-score`` header, then one line per
-    utterance (higher = more bonafide). When every id carries the same ``corpus:``
-    namespace it is dropped, so the names match the corpus's own protocol files."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def score_file_stem(eval_set: str) -> str:
+    """The file name stem of an eval set's score file (``RUN_DIR/scores/STEM.tsv``): the
+    name with every run of characters other than letters, digits and ``_.=-`` as ``_``."""
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", eval_set)
+
+
+def score_file_names(utt_ids: list[str]) -> list[str]:
+    """The names a score file gives ``utt_ids``, in order: the ids themselves, or, when
+    every id carries the same ``corpus:`` namespace, the ids without it (so the names
+    match the corpus's own protocol files)."""
     ids = [str(u) for u in utt_ids]
     prefixes = {u.split(":", 1)[0] for u in ids if ":" in u}
     if len(prefixes) == 1 and all(":" in u for u in ids):
-        ids = [u.split(":", 1)[1] for u in ids]
+        return [u.split(":", 1)[1] for u in ids]
+    return ids
+
+
+def write_score_file(path: Path | str, utt_ids: list[str], scores: np.ndarray) -> Path:
+    """An ASVspoof 5-style score file: a ``filename<TAB>cm-score`` header, then one line per
+    utterance (higher = more bonafide), named by :func:`score_file_names`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ids = score_file_names(utt_ids)
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "w") as f:
         f.write("filename\tcm-score\n")

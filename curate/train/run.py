@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -49,7 +48,7 @@ from curate.select.freeze import selection_rows, unavailable_items
 from curate.train import distributed as ddp
 from curate.train import snapshot, sql
 from curate.train.data import TrainData
-from curate.train.evaluate import group_results, write_score_file
+from curate.train.evaluate import group_results, score_file_stem, write_score_file
 from curate.train.loop import TrainConfig, resolve_device, save_checkpoint, score_shared, train
 from curate.train.overlap import overlap_counts
 
@@ -305,13 +304,9 @@ def store_eval_set(source: Catalog | CatalogRef, run_id: str, eval_set: str,
         con.execute(sql.INSERT_RESULTS)
         con.unregister("_results")
     if run_dir is not None:
-        write_score_file(run_dir / "scores" / f"{_safe(eval_set)}.tsv",
+        write_score_file(run_dir / "scores" / f"{score_file_stem(eval_set)}.tsv",
                          scored["utt_id"].tolist(), scored["score"].to_numpy())
     return results
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", name)
 
 
 def _checkpoint_step(path: Path) -> int | str:
