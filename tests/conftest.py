@@ -145,3 +145,42 @@ def make_tone_selection(tmp_path: Path) -> list[str]:
         return [r[0] for r in catalog.execute(
             "SELECT utt_id FROM selection_items WHERE selection = 'sel' ORDER BY utt_id")
             .fetchall()]
+
+
+def train_tiny_run(tmp: Path, steps: int = 2) -> tuple[Path, str, Path]:
+    """A tiny CNN run of ``steps`` steps on the tone selection of :func:`make_tone_selection`
+    in ``tmp``: (catalog path, run_id, run folder)."""
+    from curate.catalog.db import CatalogRef
+    from curate.train.experiment import load_experiment
+    from curate.train.run import run_experiment
+
+    make_tone_selection(tmp)
+    exp = tmp / "tiny.toml"
+    exp.write_text(tiny_experiment(steps))
+    outcome = run_experiment(CatalogRef(tmp / "c.duckdb"), load_experiment(exp).run_spec(),
+                             tmp / "out")
+    return tmp / "c.duckdb", outcome.run_id, outcome.run_dir
+
+
+def ddp_resume_worker(rank: int, world: int, init_file: str, cfg: dict, out: str) -> None:
+    """One gloo rank of a resume check (``torch.multiprocessing.spawn`` target): trains
+    ``cfg`` whole, then to step 2 and resumed, and saves both models, the losses and the
+    steps to ``out/rank{rank}.pt``."""
+    import torch
+    import torch.distributed as dist
+
+    from curate.train.loop import TrainConfig, train
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
+                            world_size=world)
+    try:
+        config = TrainConfig.from_dict(cfg)
+        whole = train(config, None, out_dir=Path(out) / "whole")
+        train(config, None, out_dir=Path(out) / "split", stop_at=2)
+        again = train(config, None, out_dir=Path(out) / "split", resume=True)
+        torch.save({"whole": whole.model.state_dict(), "again": again.model.state_dict(),
+                    "losses": (whole.losses, again.losses), "steps": again.steps},
+                   Path(out) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()

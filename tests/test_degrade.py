@@ -130,18 +130,9 @@ def test_a_condition_may_reference_a_chain_file(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A tiny CNN run (2 steps) on the tone selection: (db, run_id, run_dir)."""
-    from conftest import make_tone_selection, tiny_experiment
+    from conftest import train_tiny_run
 
-    from curate.train.experiment import load_experiment
-    from curate.train.run import run_experiment
-
-    tmp = tmp_path_factory.mktemp("degrade")
-    make_tone_selection(tmp)
-    exp = tmp / "tiny.toml"
-    exp.write_text(tiny_experiment(2))
-    outcome = run_experiment(CatalogRef(tmp / "c.duckdb"), load_experiment(exp).run_spec(),
-                             tmp / "out")
-    return tmp / "c.duckdb", outcome.run_id, outcome.run_dir
+    return train_tiny_run(tmp_path_factory.mktemp("degrade"))
 
 
 def _scores(db, run_id, eval_set="sel"):

@@ -89,18 +89,10 @@ def test_ssl_detector_exposes_its_pooled_size():
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """A tiny CNN run (2 steps) on the tone selection: (db, run_id)."""
-    from conftest import make_tone_selection, tiny_experiment
+    from conftest import train_tiny_run
 
-    from curate.train.experiment import load_experiment
-    from curate.train.run import run_experiment
-
-    tmp = tmp_path_factory.mktemp("embed")
-    make_tone_selection(tmp)
-    exp = tmp / "tiny.toml"
-    exp.write_text(tiny_experiment(2))
-    outcome = run_experiment(CatalogRef(tmp / "c.duckdb"), load_experiment(exp).run_spec(),
-                             tmp / "out")
-    return tmp / "c.duckdb", outcome.run_id
+    db, run_id, _ = train_tiny_run(tmp_path_factory.mktemp("embed"))
+    return db, run_id
 
 
 def test_embeddings_are_what_the_head_sees(tiny_run, tmp_path):

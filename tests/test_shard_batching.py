@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_tone_selection
+from conftest import ddp_resume_worker, make_tone_selection
 from curate.catalog.db import CatalogRef
 from curate.shard import shard_selection
 from curate.train.data import (CropStage, ShardSource, ShardStream, StreamStart,
@@ -151,31 +151,13 @@ def test_dynamic_batches_on_shards_resume_bit_for_bit(shards, tmp_path, workers)
     assert 12 * 2 < len(whole_logs) <= 12 * 9
 
 
-def _ddp_worker(rank: int, world: int, init_file: str, cfg: dict, out: str) -> None:
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=world)
-    try:
-        config = TrainConfig.from_dict(cfg)
-        whole = train(config, None, out_dir=Path(out) / "whole")
-        train(config, None, out_dir=Path(out) / "split", stop_at=2)
-        again = train(config, None, out_dir=Path(out) / "split", resume=True)
-        torch.save({"whole": whole.model.state_dict(), "again": again.model.state_dict(),
-                    "losses": (whole.losses, again.losses), "steps": again.steps},
-                   Path(out) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
 def test_two_gloo_ranks_with_dynamic_batches_stay_in_step_and_resume(shards, tmp_path):
     import torch.multiprocessing as mp
 
     cfg = _config(shards, steps=4, checkpoint_every=2, grad_accum=1, log_augmentation=False,
                   max_batch_seconds=1.6)  # 0.8 s per rank
-    mp.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), cfg.to_dict(), str(tmp_path)),
-             nprocs=2, join=True)
+    mp.spawn(ddp_resume_worker, args=(2, str(tmp_path / "init"), cfg.to_dict(),
+                                     str(tmp_path)), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     for rank in ranks:
         assert rank["steps"] == 4

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import make_tone_selection, tiny_experiment
+from conftest import ddp_resume_worker, make_tone_selection, tiny_experiment
 from curate.catalog.db import CatalogRef, open_catalog
 from curate.errors import CurateError
 from curate.select.freeze import freeze
@@ -300,30 +300,13 @@ def test_settings_that_shards_do_not_support_are_refused(tones):
     assert _config("x").identity()["shards"] == "x"
 
 
-def _ddp_worker(rank: int, world: int, init_file: str, cfg: dict, out: str) -> None:
-    import torch.distributed as dist
-
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=world)
-    try:
-        config = TrainConfig.from_dict(cfg)
-        whole = train(config, None, out_dir=Path(out) / "whole")
-        train(config, None, out_dir=Path(out) / "split", stop_at=2)
-        again = train(config, None, out_dir=Path(out) / "split", resume=True)
-        torch.save({"whole": whole.model.state_dict(), "again": again.model.state_dict(),
-                    "losses": (whole.losses, again.losses)}, Path(out) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
 def test_two_gloo_ranks_read_their_own_shards_and_resume_exactly(tones, tmp_path):
     import torch.multiprocessing as mp
 
     cfg = _config(str(tones / "shards"), steps=4, checkpoint_every=2, grad_accum=1,
                   log_augmentation=False, sampler="balanced")
-    mp.spawn(_ddp_worker, args=(2, str(tmp_path / "init"), cfg.to_dict(), str(tmp_path)),
-             nprocs=2, join=True)
+    mp.spawn(ddp_resume_worker, args=(2, str(tmp_path / "init"), cfg.to_dict(),
+                                     str(tmp_path)), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
     for rank in ranks:
         assert all(torch.equal(rank["whole"][k], rank["again"][k]) for k in rank["whole"])

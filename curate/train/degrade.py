@@ -50,7 +50,7 @@ import pandas as pd
 import torch
 
 from curate.augment.chain.errors import ChainError
-from curate.augment.chain.parse import parse_chain
+from curate.augment.chain.parse import check_int, parse_chain
 from curate.augment.chain.pipeline import Chain
 from curate.augment.chain.seeds import batch_generator, utterance_rng
 from curate.catalog.db import Catalog, CatalogRef, catalog_session
@@ -101,12 +101,6 @@ class DegradeGrid:
         return [c.name for c in self.conditions]
 
 
-def _int(source: str, key: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ChainError(f"{source}: {key} must be an integer >= {low}, got {value!r}")
-    return value
-
-
 def _condition(raw: Any, index: int, source: str, sample_rate: int, seed: int,
                base_dir: Path | None) -> Condition:
     if not isinstance(raw, Mapping):
@@ -123,7 +117,7 @@ def _condition(raw: Any, index: int, source: str, sample_rate: int, seed: int,
     if unknown:
         raise ChainError(f"{where}: unknown key {unknown[0]!r}; a condition has "
                          f"{', '.join(_CONDITION_KEYS)}")
-    seed = _int(where, "seed", raw.get("seed", seed), 0)
+    seed = check_int(where, "seed", raw.get("seed", seed), 0)
     if ("step" in raw) == ("chain" in raw):
         raise ChainError(f"{where}: give either [[condition.step]] tables or chain = "
                          "'FILE.toml', exactly one of them")
@@ -195,11 +189,11 @@ def parse_grid(data: Mapping[str, Any], source: str = "<grid>", *,
     if unknown:
         raise ChainError(f"{source}: unknown key {unknown[0]!r}; a degrade grid has "
                          f"{', '.join(_TOP_KEYS)}")
-    rate = _int(source, "sample_rate", data.get("sample_rate", sample_rate), 1000)
+    rate = check_int(source, "sample_rate", data.get("sample_rate", sample_rate), 1000)
     if rate != sample_rate:
         raise ChainError(f"{source}: sample_rate is {rate} Hz but the run's model takes "
                          f"{sample_rate} Hz; set sample_rate = {sample_rate} or leave it out")
-    seed = _int(source, "seed", data.get("seed", 0), 0)
+    seed = check_int(source, "seed", data.get("seed", 0), 0)
     raw = data.get("condition", [])
     if not isinstance(raw, list) or not raw:
         raise ChainError(f"{source}: no conditions; add [[condition]] tables with a name "

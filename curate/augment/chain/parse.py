@@ -17,7 +17,9 @@ _TOP_KEYS = ("sample_rate", "seed", "step", "name", "description")
 _COMMON = ("name", "p", "stage")
 
 
-def _check_int(source: str, key: str, value: Any, low: int) -> int:
+def check_int(source: str, key: str, value: Any, low: int) -> int:
+    """``value`` of ``key`` as an integer >= ``low``, or a :class:`ChainError` naming
+    ``source`` and the key."""
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ChainError(f"{source}: {key} must be an integer >= {low}, got {value!r}")
     return value
@@ -40,8 +42,8 @@ def parse_chain(data: Mapping[str, Any], source: str = "<chain>",
     if unknown:
         raise ChainError(f"{source}: unknown key {unknown[0]!r}; a chain has "
                          f"{', '.join(_TOP_KEYS)} (steps go in [[step]] tables)")
-    sample_rate = _check_int(source, "sample_rate", data.get("sample_rate", 16000), 1000)
-    seed = _check_int(source, "seed", data.get("seed", 0), 0)
+    sample_rate = check_int(source, "sample_rate", data.get("sample_rate", 16000), 1000)
+    seed = check_int(source, "seed", data.get("seed", 0), 0)
     raw_steps = data.get("step", [])
     if not isinstance(raw_steps, list) or not all(isinstance(s, Mapping) for s in raw_steps):
         raise ChainError(f"{source}: steps must be [[step]] tables")
