@@ -92,9 +92,6 @@ class Suite:
     source: str = "suite"  # the file it came from (errors, provenance)
     text_hash: str = ""  # sha256 of the file's text
 
-    def set_named(self, name: str) -> BenchmarkSet:
-        return next(s for s in self.sets if s.name == name)
-
 
 def _text(value, where: str, key: str) -> str:
     if not isinstance(value, str):

@@ -86,11 +86,6 @@ CORPUS_LINEAGE = "SELECT name, coalesce(recipe_name, recipe), coalesce(sources, 
 
 CORPUS_ROOTS = "SELECT name, root FROM corpora ORDER BY name"
 CORPUS_ROOT = "SELECT root FROM corpora WHERE name = ?"
-CORPORA_LIST = """
-SELECT c.name, c.root, c.recipe, c.kind, count(u.utt_id) AS n, c.built_at
-FROM corpora c LEFT JOIN utterances u ON u.corpus = c.name
-GROUP BY ALL ORDER BY c.name
-"""
 SET_CORPUS_ROOT = "UPDATE corpora SET root = ? WHERE name = ?"
 
 # --- probe (curate.audio.runner) ---------------------------------------------------

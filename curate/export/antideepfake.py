@@ -163,10 +163,6 @@ def _subset_prop(r: Row) -> str:
     return proportion(r.subset)
 
 
-def _lang(r: Row) -> str:
-    return language(r.language)
-
-
 # FLEURS locale folders -> the scripts' language codes (FLEURS_FOLDER_TO_SHORT); others
 # are the folder's first field upper-cased, which is what that table holds for them.
 _FLEURS = {"cmn_hans_cn": "CN", "yue_hant_hk": "YUE_HANT"}

@@ -61,7 +61,7 @@ from curate.train import sql
 from curate.train.data import CropDataset
 from curate.train.eval_run import eval_inputs, store_run_scores
 from curate.train.evaluate import METRICS, group_results, score_file_stem, write_score_file
-from curate.train.run import scores_of
+from curate.train.row_scoring import scores_of
 from curate.train.waveform_outputs import model_outputs, score_fn
 
 __all__ = ["Condition", "DegradeGrid", "DegradeOutcome", "parse_grid", "load_grid",

@@ -19,8 +19,8 @@ from curate.errors import CurateError
 from curate.train import distributed as ddp
 from curate.train import snapshot, sql
 from curate.train.loop import TrainConfig, load_checkpoint
-from curate.train.run import (check_split, eval_set_name, scores_of, selection_items,
-                              store_eval_set)
+from curate.train.row_scoring import scores_of
+from curate.train.run import check_split, eval_set_name, selection_items, store_eval_set
 
 __all__ = ["LoadedRun", "load_run", "EvalInputs", "eval_inputs", "store_run_scores",
            "evaluate_run"]

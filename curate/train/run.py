@@ -36,9 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import pandas as pd
-import torch
 
 import curate
 from curate.catalog.db import Catalog, CatalogRef, catalog_session
@@ -49,12 +47,13 @@ from curate.train import distributed as ddp
 from curate.train import snapshot, sql
 from curate.train.data import TrainData
 from curate.train.evaluate import group_results, score_file_stem, write_score_file
-from curate.train.loop import TrainConfig, resolve_device, save_checkpoint, score_shared, train
+from curate.train.loop import TrainConfig, save_checkpoint, train
 from curate.train.overlap import overlap_counts
+from curate.train.row_scoring import scores_of, shard_eval_splits, shard_scores
 
 __all__ = ["RunSpec", "RunOutcome", "code_version", "run_id_for", "run_id_of", "run_results",
            "run_experiment", "parse_ref", "eval_set_name", "check_split", "selection_items",
-           "scores_of", "store_eval_set"]
+           "store_eval_set"]
 
 
 @dataclass(frozen=True)
@@ -211,74 +210,6 @@ def selection_items(catalog: Catalog, selection: str, split: str | None, *,
     if codecs["codec"].notna().any():
         rows = rows.merge(codecs, on="utt_id", how="left")
     return rows
-
-
-def scores_of(model: Any, rows: pd.DataFrame, config: TrainConfig, device: str,
-               ctx: ddp.DistContext) -> np.ndarray:
-    """Scores of ``rows`` in order; under DDP the ranks share the work."""
-    durations = rows["duration_s"].to_numpy(dtype=np.float64) if "duration_s" in rows else None
-    return score_shared(model, rows["abspath"].tolist(), config, resolve_device(device),
-                        durations, ctx)
-
-
-@torch.no_grad()
-def _shard_scores(model: Any, rows: pd.DataFrame, config: TrainConfig, device: str,
-                  ctx: ddp.DistContext, split: str) -> np.ndarray:
-    """Scores of ``rows`` (an eval set that is a split of the run's shards) in order, read
-    from the shards (each rank its share of them), with the run's eval settings; rows
-    the shards lack (unreadable when they were written) are scored from their files."""
-    from curate.threads import torch_threads
-    from curate.train.data import (CropStage, ShardEvalStream, ShardSource, check_finite,
-                                   collate_eval)
-    from curate.train.models import bonafide_score
-
-    dev = resolve_device(device)
-    stream = ShardEvalStream(ShardSource.open(config.shards, split),
-                             CropStage(config.sample_rate, config.eval_max_seconds, False),
-                             ctx.rank, ctx.world)
-    loader = torch.utils.data.DataLoader(
-        stream, batch_size=config.eval_batch_size, collate_fn=collate_eval,
-        num_workers=config.num_workers, pin_memory=dev.type == "cuda",
-        generator=torch.Generator().manual_seed(0))  # leaves the global RNG alone
-    autocast = torch.autocast(dev.type, dtype=torch.bfloat16,
-                              enabled=config.precision == "bf16")
-    was_training = model.training
-    model.to(dev).eval()
-    ids: list[str] = []
-    values: list[np.ndarray] = []
-    try:
-        with torch_threads(config.threads or None):
-            for x, lengths, utt_ids in loader:
-                check_finite(x, lambda row, u=utt_ids: f"utt_id {u[row]!r}", what="scored")
-                with autocast:
-                    logits = model(x.to(dev, non_blocking=True),
-                                   lengths.to(dev, non_blocking=True))
-                values.append(bonafide_score(logits.float()).double().cpu().numpy())
-                ids += utt_ids
-    finally:
-        model.train(was_training)
-    by_id: dict[str, float] = {}
-    for part_ids, part in ddp.gather_objects((ids, np.concatenate(values) if values
-                                              else np.zeros(0)), ctx):
-        by_id.update(zip(part_ids, part.tolist()))
-    scores = rows["utt_id"].map(by_id).to_numpy(dtype=np.float64)
-    missing = np.isnan(scores)
-    if missing.any():  # every rank has the same rows and scores: the same call
-        scores[missing] = scores_of(model, rows[missing], config, device, ctx)
-    return scores
-
-
-def _shard_eval_splits(spec: RunSpec, data: Path) -> dict[str, str]:
-    """Eval set name -> the split of the run's shards it is, for the eval sets the
-    shards hold (their selection, a split they hold); empty for a run on files."""
-    if not spec.config.shards:
-        return {}
-    from curate.shard.index import load_folder
-
-    folder = load_folder(spec.config.shards)
-    return {e["name"]: e["split"] for e in snapshot.read_manifest(data)["sets"]
-            if e["name"].startswith("eval:") and e["selection"] == folder.selection
-            and e["split"] in folder.manifest["splits"]}
 
 
 def store_eval_set(source: Catalog | CatalogRef, run_id: str, eval_set: str,
@@ -500,7 +431,7 @@ def run_experiment(catalog: Catalog | CatalogRef | None, spec: RunSpec, out_dir:
                             extra={"class_weights": result.class_weights,
                                    "dev_eer": {str(k): v for k, v in result.dev_eer.items()},
                                    "best": [list(b) for b in result.best]})
-        shard_splits = _shard_eval_splits(spec, data)
+        shard_splits = shard_eval_splits(spec.config.shards, data)
         train_ids = snapshot.read_set(data, "train")["utt_id"].tolist() if ctx.is_main else None
         for name in snapshot.set_names(data):
             if not name.startswith("eval:"):
@@ -510,7 +441,7 @@ def run_experiment(catalog: Catalog | CatalogRef | None, spec: RunSpec, out_dir:
                 continue
             split = shard_splits.get(name)
             scores = scores_of(result.model, rows, spec.config, result.device, ctx) \
-                if split is None else _shard_scores(result.model, rows, spec.config,
+                if split is None else shard_scores(result.model, rows, spec.config,
                                                     result.device, ctx, split)
             if ctx.is_main:
                 store_eval_set(catalog, run_id, name.removeprefix("eval:"),
